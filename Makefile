@@ -1,0 +1,38 @@
+# The two set-up commands of README.md: `make run` and `make test`.
+# Each creates .venv on first use and reinstalls when pyproject.toml changes.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint typecheck unit eval bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## run the service on its embedded defaults
+	$(BIN)/triagebot serve
+
+test: lint typecheck unit  ## install everything and run every check
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+eval: $(STAMP)  ## figures on the shared evaluation sets
+	$(BIN)/triagebot eval ../shared/eval/dev.jsonl ../shared/eval/external/*.jsonl
+
+bench: $(STAMP)
+	$(BIN)/python bench/triage_throughput.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

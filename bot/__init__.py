@@ -1,0 +1,1 @@
+"""triagebot service: HTTP intake, platform connectors and the command line."""

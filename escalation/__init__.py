@@ -1,0 +1,1 @@
+"""Escalation: the human queue, cases, the private channel and the staff console."""

@@ -1,0 +1,1 @@
+"""Message analysis: PHI detection, safety signals, FAQ intents and the triage policy."""
