@@ -86,7 +86,9 @@ class IntentClassifier:
             )
             top, confidence = ranked[0]
             name = top if confidence >= self.threshold else FALLBACK
-            guesses.append(IntentGuess(name, round(confidence, 4), tuple(ranked[:3])))
+            guesses.append(
+                IntentGuess(name, round(confidence, 4), tuple((k, round(v, 4)) for k, v in ranked))
+            )
         return guesses
 
     def predict(self, text: str) -> IntentGuess:
@@ -96,10 +98,6 @@ class IntentClassifier:
     def is_guard(self, name: str) -> bool:
         """True for classes that must never be answered from the FAQ."""
         return name in GUARD_CLASSES
-
-    def probability(self, guess: IntentGuess, name: str) -> float:
-        """The probability a guess's top three gave to `name` (0 when not among them)."""
-        return next((p for label, p in guess.ranking if label == name), 0.0)
 
 
 def accuracy(classifier: IntentClassifier, pairs: Iterable[tuple[str, str]]) -> float:

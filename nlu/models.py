@@ -21,6 +21,7 @@ class Signal(StrEnum):
     HEALTH_INFO = "health_info"
     COMPLAINT = "complaint"
     OTHER_LANGUAGE = "other_language"
+    HUMAN_REQUESTED = "human_requested"
     SPAM = "spam"
 
 
@@ -42,6 +43,10 @@ class IntentGuess:
     name: str
     confidence: float
     ranking: tuple[tuple[str, float], ...] = ()
+
+    def probability(self, label: str) -> float:
+        """The probability the classifier gave to `label` (0 if it was not ranked)."""
+        return next((p for name, p in self.ranking if name == label), 0.0)
 
 
 @dataclass(frozen=True, slots=True)

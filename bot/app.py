@@ -1,0 +1,195 @@
+"""The aiohttp application factory and `triagebot serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import generate_latest
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from redis.asyncio import Redis
+
+from bot.appkeys import ENGINE, METRICS, NLP_POOL, REDIS, SETTINGS
+from bot.embedded_redis import EmbeddedRedis
+from bot.metrics import Metrics
+from bot.settings import Settings
+from escalation import keys
+from nlu.engine import MAX_TEXT_CHARS, EngineConfig, TriageEngine
+from nlu.models import Decision
+
+log = logging.getLogger("triagebot.http")
+MAX_BODY_BYTES = 256 * 1024
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class MessageIn(BaseModel):
+    """Body of `POST /v1/messages`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message_id: str = Field(min_length=1, max_length=200, pattern=r"^[\w.:@-]+$")
+    author_id: str = Field(min_length=1, max_length=200)
+    text: str = Field(max_length=MAX_TEXT_CHARS)
+    channel: str = Field(default="api", min_length=1, max_length=40, pattern=r"^[a-z0-9_-]+$")
+    author_name: str | None = Field(default=None, max_length=200)
+    thread_id: str | None = Field(default=None, max_length=200)
+
+
+class DecisionOut(Decision):
+    """A Decision as the API returns it."""
+
+    duplicate: bool = False
+
+
+def _problem(status: type[web.HTTPException], detail: str) -> web.HTTPException:
+    return status(text=f'{{"error": "{detail}"}}', content_type="application/json")
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Map every failure to a short JSON error; never echo the request body."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.content_type == "application/json" or exc.status < 400:
+            raise
+        # aiohttp's own errors (404, 405, 413…) as JSON too, with their status.
+        return web.json_response({"error": exc.reason}, status=exc.status)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        if first["type"] == "json_invalid":
+            raise _problem(web.HTTPBadRequest, "body is not valid JSON") from None
+        # pydantic's message can quote the input; keep only its type.
+        raise _problem(web.HTTPUnprocessableEntity, f"{where}: invalid ({first['type']})") from None
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        raise _problem(web.HTTPInternalServerError, "internal error") from None
+
+
+def _require_bearer(request: web.Request) -> None:
+    expected = request.app[SETTINGS].api_token
+    given = request.headers.get("Authorization", "")
+    if expected is None:
+        raise _problem(web.HTTPForbidden, "the API is disabled: TRIAGE_API_TOKEN is not set")
+    token = given.removeprefix("Bearer ").strip() if given.startswith("Bearer ") else ""
+    if not token or not hmac.compare_digest(token.encode(), expected.get_secret_value().encode()):
+        raise _problem(web.HTTPUnauthorized, "missing or wrong bearer token")
+
+
+async def post_message(request: web.Request) -> web.Response:
+    """Triage one message and answer with its Decision (first one again for a repeat)."""
+    _require_bearer(request)
+    if request.content_type != "application/json":
+        raise _problem(web.HTTPUnsupportedMediaType, "send application/json")
+    message = MessageIn.model_validate_json(await request.read())
+    redis = request.app[REDIS]
+    key = keys.message_decision(message.channel, message.message_id)
+    first = await redis.get(key)
+    if first is not None:
+        decision = DecisionOut.model_validate_json(first)
+        decision.duplicate = True
+        return web.json_response(text=decision.model_dump_json())
+    engine = request.app[ENGINE]
+    started = time.perf_counter()
+    loop = asyncio.get_running_loop()
+    result = await loop.run_in_executor(
+        request.app[NLP_POOL], engine.triage, message.message_id, message.text
+    )
+    out = DecisionOut.model_validate(result.model_dump())
+    if not await redis.set(key, out.model_dump_json(), nx=True, ex=keys.DEDUPE_TTL_S):
+        # A concurrent delivery of the same id won the race: answer with its decision.
+        stored = await redis.get(key)
+        if stored is not None:
+            out = DecisionOut.model_validate_json(stored)
+            out.duplicate = True
+    request.app[METRICS].decisions.labels(action=out.action).inc()
+    request.app[METRICS].latency.observe(time.perf_counter() - started)
+    log.info(
+        "triaged message",
+        extra={"message_id": out.id, "action": out.action, "reasons": out.reasons},
+    )
+    return web.json_response(text=out.model_dump_json())
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness: the process answers."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: Redis answers and the engine is loaded."""
+    try:
+        await request.app[REDIS].ping()
+    except Exception:
+        raise _problem(web.HTTPServiceUnavailable, "redis is not reachable") from None
+    return web.json_response(
+        {"status": "ready", "faq_version": request.app[ENGINE].content.version}
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus metrics (ids and counts only; no message content in any label)."""
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Connect to TRIAGE_REDIS_URL, or start an embedded Redis under data_dir."""
+    settings = app[SETTINGS]
+    embedded: EmbeddedRedis | None = None
+    if settings.redis_url is None:
+        embedded = EmbeddedRedis(settings.data_dir / "redis")
+        await asyncio.to_thread(embedded.start)
+        url = embedded.url
+    else:
+        url = settings.redis_url.get_secret_value()
+    client: Redis = Redis.from_url(url, decode_responses=False)
+    try:
+        await client.ping()
+        app[REDIS] = client
+        yield
+    finally:
+        await client.aclose()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+
+
+async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Load the NLU engine in a thread and give it a pool that keeps NLP off the loop."""
+    settings = app[SETTINGS]
+    config = EngineConfig(settings.spacy_model, settings.faq_dir, settings.intent_threshold)
+    app[ENGINE] = await asyncio.to_thread(TriageEngine, config)
+    pool = ThreadPoolExecutor(max_workers=settings.nlp_threads, thread_name_prefix="nlp")
+    app[NLP_POOL] = pool
+    try:
+        yield
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the application; nothing is opened until it starts."""
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app.cleanup_ctx.extend([redis_ctx, engine_ctx])
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_post("/v1/messages", post_message)
+    return app
+
+
+def serve(settings: Settings) -> int:
+    """`triagebot serve`: run until interrupted."""
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None)
+    return 0

@@ -1,0 +1,18 @@
+"""Typed keys for the state shared through the aiohttp application."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from bot.metrics import Metrics
+from bot.settings import Settings
+from nlu.engine import TriageEngine
+
+SETTINGS = web.AppKey("settings", Settings)
+REDIS = web.AppKey("redis", Redis)
+ENGINE = web.AppKey("engine", TriageEngine)
+NLP_POOL = web.AppKey("nlp_pool", ThreadPoolExecutor)
+METRICS = web.AppKey("metrics", Metrics)

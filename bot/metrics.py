@@ -1,0 +1,18 @@
+"""Prometheus metrics of one application: counts and timings, never message content."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+class Metrics:
+    """The service's metrics on a registry of its own (one per app, so tests stay apart)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.decisions = Counter(
+            "triage_decisions", "Decisions made, by action", ["action"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "triage_seconds", "Time to triage one message", registry=self.registry
+        )

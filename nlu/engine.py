@@ -1,0 +1,155 @@
+"""The triage engine: one shared spaCy pass, then PHI, health terms, signals and intents.
+
+`TriageEngine.triage_many` is the one code path behind the CLI and the service. It is
+synchronous and CPU-bound: the service calls it from a worker thread, never on the
+event loop.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from nlu.faq import FaqContent, load_faq
+from nlu.health import HealthKind, HealthTermFinder
+from nlu.intents import IntentClassifier
+from nlu.models import Analysis, Decision, Entity, IntentGuess, Signal
+from nlu.phi.engine import analyze_doc, build_analyzer, load_spacy
+from nlu.policy import decide
+from nlu.signals import asks_for_advice, normalize_quotes, wording_signals
+
+MAX_TEXT_CHARS = 20_000
+# Health terms that are sensitive on their own; procedures and body parts are weighed
+# with other cues because routine questions name them ("parking for my MRI").
+_SENSITIVE_HEALTH = frozenset(
+    {HealthKind.CONDITION, HealthKind.SYMPTOM, HealthKind.MEDICATION, HealthKind.LAB_VALUE}
+)
+_PERSONAL = re.compile(
+    r"\b(?:i|i'm|im|i've|ive|i'd|me|my|mine|myself|we|our|us|he|she|his|her|him|hes|shes"
+    r"|son|daughter|husband|wife|mom|mum|mother|dad|father|baby|babies|kid|kids|child|children"
+    r"|grandma|grandpa|grandmother|grandfather|granny|nana|brother|sister|aunt|uncle|niece"
+    r"|nephew|partner|boyfriend|girlfriend|fiance|fiancee|friend|neighbor|neighbour|patient|pt)\b",
+    re.IGNORECASE,
+)
+_CLINICIAN_TITLE = re.compile(
+    r"(?:\b(?:dr|doctor|nurse|np|pa|prof|professor|pharmacist|midwife|therapist|surgeon)\.?\s*)$",
+    re.IGNORECASE,
+)
+_LATIN_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """What the engine needs to start: model, content and the FAQ confidence threshold."""
+
+    spacy_model: str
+    faq_dir: Path
+    intent_threshold: float
+
+
+class TriageEngine:
+    """Loads models once; analyses and decides batches of messages."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self.nlp = load_spacy(config.spacy_model)
+        self.analyzer, self.nlp_engine = build_analyzer(self.nlp)
+        self.health = HealthTermFinder()
+        self._lock = threading.Lock()
+        self.content: FaqContent = load_faq(config.faq_dir)
+        self.classifier = IntentClassifier(self.content, config.intent_threshold)
+        from spacy.lang.en.stop_words import STOP_WORDS
+
+        self._stop_words = frozenset(STOP_WORDS)
+
+    def use_content(self, content: FaqContent) -> None:
+        """Switch to new FAQ content (retrains the classifier first, then swaps atomically)."""
+        classifier = IntentClassifier(content, self.config.intent_threshold)
+        with self._lock:
+            self.content, self.classifier = content, classifier
+
+    def analyze_many(self, texts: Sequence[str]) -> list[Analysis]:
+        """Analyse a batch of message texts (each at most MAX_TEXT_CHARS)."""
+        with self._lock:
+            classifier = self.classifier
+        guesses = classifier.predict_many(texts)
+        docs = self.nlp.pipe(texts, batch_size=64)
+        return [
+            self._analyze(text, doc, guess, classifier)
+            for text, doc, guess in zip(texts, docs, guesses, strict=True)
+        ]
+
+    def triage_many(self, items: Sequence[tuple[str, str]]) -> list[Decision]:
+        """Decide a batch of (id, text) messages."""
+        with self._lock:
+            content = self.content
+        answers = {key: intent.answer for key, intent in content.intents.items()}
+        # A photo or sticker comment has no text: nothing to answer, nothing to hide.
+        blank = [not text.strip() for _, text in items]
+        texts = [text for (_, text), b in zip(items, blank, strict=True) if not b]
+        analyses = iter(self.analyze_many(texts))
+        return [
+            Decision(id=message_id, action="ignore", reasons=["empty"])
+            if is_blank
+            else decide(next(analyses), message_id, answers, content.version)
+            for (message_id, _), is_blank in zip(items, blank, strict=True)
+        ]
+
+    def triage(self, message_id: str, text: str) -> Decision:
+        """Decide one message."""
+        return self.triage_many([(message_id, text)])[0]
+
+    def _analyze(
+        self, text: str, doc: object, guess: IntentGuess, classifier: IntentClassifier
+    ) -> Analysis:
+        entities = self._entities(text, doc)
+        health = tuple(
+            Entity(type=f"HEALTH_{term.kind}", start=term.start, end=term.end, score=0.8)
+            for term in self.health.find(text)
+        )
+        kinds = {HealthKind(e.type.removeprefix("HEALTH_")) for e in health}
+        signals = set(wording_signals(text))
+        personal = bool(_PERSONAL.search(normalize_quotes(text)))
+        routine = guess.name in classifier.faq_keys
+        sensitive = bool(kinds & _SENSITIVE_HEALTH)
+        procedure = HealthKind.PROCEDURE in kinds and not routine
+        if (sensitive or procedure) and personal:
+            signals.add(Signal.HEALTH_INFO)
+        elif sensitive or (
+            (procedure or HealthKind.BODY_PART in kinds) and asks_for_advice(text) and not routine
+        ):
+            signals.add(Signal.MEDICAL_ADVICE)
+        if entities and (sensitive or procedure):
+            # An identifier next to health information is PHI whoever it is about.
+            signals.add(Signal.HEALTH_INFO)
+        if not routine and self._looks_foreign(text):
+            # Our detectors read English; a human reads the rest.
+            signals.add(Signal.OTHER_LANGUAGE)
+        return Analysis(
+            text=text,
+            entities=entities,
+            health=health,
+            signals=frozenset(signals),
+            intent=guess,
+            personal=personal,
+        )
+
+    def _entities(self, text: str, doc: object) -> tuple[Entity, ...]:
+        results = analyze_doc(self.analyzer, self.nlp_engine, doc)  # type: ignore[arg-type]
+        found: list[Entity] = []
+        for r in sorted(results, key=lambda r: (r.start, -r.end)):
+            if r.entity_type == "PERSON" and _CLINICIAN_TITLE.search(text[: r.start]):
+                continue  # "Dr. Lopez" is staff, not a patient
+            found.append(
+                Entity(type=r.entity_type, start=r.start, end=r.end, score=round(r.score, 3))
+            )
+        return tuple(found)
+
+    def _looks_foreign(self, text: str) -> bool:
+        words = [w.casefold() for w in _LATIN_WORD.findall(text)]
+        if len(words) < 4:
+            return False
+        return sum(w in self._stop_words for w in words) / len(words) < 0.1

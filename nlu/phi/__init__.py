@@ -1,0 +1,1 @@
+"""PHI and PII detection on top of presidio-analyzer."""

@@ -1,0 +1,132 @@
+"""The presidio analyzer, configured for triage: explicit recognizers on a shared spaCy pass.
+
+Only the NER component of the spaCy model runs (tagger, parser and lemmatizer are
+excluded; a one-line component copies the lower-cased form into `lemma_`, which is all
+presidio's context enhancer needs). That one pass is shared with every other component.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import spacy
+from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry
+from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
+from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
+    IbanRecognizer,
+    IpRecognizer,
+    PhoneRecognizer,
+    SpacyRecognizer,
+    UsLicenseRecognizer,
+    UsSsnRecognizer,
+)
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from nlu.phi.recognizers.address_in_context import AddressInContextRecognizer
+from nlu.phi.recognizers.date_of_birth import DateOfBirthRecognizer
+from nlu.phi.recognizers.email import OfflineEmailRecognizer
+from nlu.phi.recognizers.long_number import LongNumberRecognizer
+from nlu.phi.recognizers.medicare_mbi import MedicareMbiRecognizer
+from nlu.phi.recognizers.member_id import MemberIdRecognizer
+from nlu.phi.recognizers.mrn import MrnRecognizer
+from nlu.phi.recognizers.person_in_context import PersonInContextRecognizer
+from nlu.phi.recognizers.room_bed import RoomBedRecognizer
+from nlu.phi.recognizers.street_address import StreetAddressRecognizer
+from nlu.phi.recognizers.us_zip_code import ZipCodeRecognizer
+
+LANGUAGE = "en"
+# Everything spaCy's English models label, except people: places, dates and organisations
+# in a public message are not PHI on their own (a clinic's town, an opening date).
+_IGNORED_NER_LABELS = (
+    "CARDINAL", "DATE", "EVENT", "FAC", "GPE", "LANGUAGE", "LAW", "LOC", "MONEY", "NORP",
+    "ORDINAL", "ORG", "PERCENT", "PRODUCT", "QUANTITY", "TIME", "WORK_OF_ART", "MISC",
+)  # fmt: skip
+# A bare name guessed by the NER model: kept out of replies, escalates only with context.
+NER_PERSON_SCORE = 0.5
+
+
+@Language.component("triage_lower_lemma")
+def _lower_lemma(doc: Doc) -> Doc:
+    for token in doc:
+        token.lemma_ = token.lower_
+    return doc
+
+
+def load_spacy(model: str) -> Language:
+    """Load a spaCy model keeping only NER (and the embedding layer NER listens to, if any)."""
+    nlp = spacy.load(model)
+    keep = {"ner"}
+    for name in nlp.pipe_names:
+        # Models whose NER shares an embedding layer (tok2vec, transformer) need that layer.
+        if "ner" in getattr(nlp.get_pipe(name), "listening_components", ()):
+            keep.add(name)
+    for name in list(nlp.pipe_names):
+        if name not in keep:
+            nlp.remove_pipe(name)
+    nlp.add_pipe("triage_lower_lemma", last=True)
+    return nlp
+
+
+class SharedSpacyNlpEngine(SpacyNlpEngine):
+    """A presidio NLP engine over an already loaded spaCy pipeline."""
+
+    def __init__(self, nlp: Language) -> None:
+        super().__init__(
+            models=[{"lang_code": LANGUAGE, "model_name": nlp.meta.get("name", "shared")}],
+            ner_model_configuration=NerModelConfiguration(
+                model_to_presidio_entity_mapping={"PERSON": "PERSON", "PER": "PERSON"},
+                labels_to_ignore=_IGNORED_NER_LABELS,
+                default_score=NER_PERSON_SCORE,
+            ),
+        )
+        # presidio declares `nlp` as None until load(); here it is ready at once.
+        self.nlp = {LANGUAGE: nlp}  # type: ignore[assignment]
+
+    def load(self) -> None:
+        """Nothing to load: the pipeline was handed in."""
+
+    def artifacts(self, doc: Doc) -> NlpArtifacts:
+        """presidio's view of a document the shared pass already produced."""
+        return self._doc_to_nlp_artifact(doc, LANGUAGE)
+
+
+def recognizers() -> list[EntityRecognizer]:
+    """Every recognizer triage uses, registered explicitly (no auto-discovery)."""
+    return [
+        # presidio's own, for formats it already knows well
+        CreditCardRecognizer(),
+        IbanRecognizer(),
+        IpRecognizer(),
+        PhoneRecognizer(supported_regions=("US", "GB", "CA", "DE", "FR", "IN", "AU", "SE")),
+        UsSsnRecognizer(),
+        UsLicenseRecognizer(),
+        SpacyRecognizer(supported_entities=["PERSON"]),
+        OfflineEmailRecognizer(),
+        # healthcare and contact details, one module each
+        MrnRecognizer(),
+        MemberIdRecognizer(),
+        MedicareMbiRecognizer(),
+        DateOfBirthRecognizer(),
+        RoomBedRecognizer(),
+        StreetAddressRecognizer(),
+        AddressInContextRecognizer(),
+        PersonInContextRecognizer(),
+        ZipCodeRecognizer(),
+        LongNumberRecognizer(),
+    ]
+
+
+def build_analyzer(nlp: Language) -> tuple[AnalyzerEngine, SharedSpacyNlpEngine]:
+    """An AnalyzerEngine over the shared pipeline with exactly our recognizers."""
+    engine = SharedSpacyNlpEngine(nlp)
+    registry = RecognizerRegistry(recognizers=recognizers(), supported_languages=[LANGUAGE])
+    analyzer = AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=[LANGUAGE])
+    return analyzer, engine
+
+
+def analyze_doc(analyzer: AnalyzerEngine, engine: SharedSpacyNlpEngine, doc: Doc) -> Sequence[Any]:
+    """presidio results (RecognizerResult) for one document of the shared pass."""
+    return analyzer.analyze(text=doc.text, language=LANGUAGE, nlp_artifacts=engine.artifacts(doc))

@@ -1,0 +1,1 @@
+"""Healthcare recognizers, one per module, registered explicitly in `nlu.phi.engine`."""

@@ -1,0 +1,73 @@
+"""Addresses in any country's format, found from what the sentence says about them.
+
+Street-type words differ by language ("u.", "vej", "Άμμος"), but people announce an
+address the same way: "lives at", "my new address is", "the corner of", "drops you off
+at". After such a cue, a short stretch that holds a house number is an address.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from presidio_analyzer import LocalRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+
+class AddressInContextRecognizer(LocalRecognizer):
+    """Text after an address cue, up to and including its last number, within 80 chars."""
+
+    ENTITY: ClassVar[str] = "STREET_ADDRESS"
+    SCORE: ClassVar[float] = 0.75
+    CUE: ClassVar[re.Pattern[str]] = re.compile(
+        r"\b(?:(?:my|his|her|their|our|your|new|home|mailing|shipping|billing|current)"
+        r"\s+address\s*(?:is|:|=|-)?|address\s*(?::|is|was)|change (?:my|the) address to"
+        r"|lives?\s+(?:at|on|in)|living\s+(?:at|on)|located\s+(?:at|on)|is\s+(?:at|on)"
+        r"|corner\s+of|drops?\s+(?:you|me|us)\s+off\s+at|(?:sent|send|ship|deliver|mail)"
+        r"(?:ed)?\s+(?:it\s+|this\s+|them\s+)?to|stop\s+at|meet\s+(?:you|me|us)\s+at"
+        r"|moved\s+to|side\s+of|find\s+(?:me|us|it)\s+at|return(?:ed)?\s+to"
+        r"|address\s+(?:of|linked|for)\b[^.?!]{0,50}?\b(?:is|to)|enter\s+on"
+        r"|meet\s+(?:\w+\s+){0,3}?at)(?=\s)",
+        re.IGNORECASE,
+    )
+    # A hospital's own locations are public knowledge, not someone's address.
+    FACILITY: ClassVar[re.Pattern[str]] = re.compile(
+        r"\b(?:clinic|hospital|campus|pharmacy|urgent care|er|emergency room|medical center"
+        r"|lab|imaging|garage|entrance|riverside)\b[^.?!]{0,20}$",
+        re.IGNORECASE,
+    )
+    # From the cue: up to 80 characters on the line, ending with the last token that holds
+    # a digit (dots stay in: "Király u. 15").
+    VALUE: ClassVar[re.Pattern[str]] = re.compile(r"\s*([^!?\n]{0,80}\d[\w-]*)")
+    # Numbers that are not house numbers: times, amounts, quantities.
+    NOT_ADDRESS: ClassVar[re.Pattern[str]] = re.compile(
+        r"\s*(?:\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m|p\.m)|\$|\d+\s*(?:%|percent|minutes?|mins?"
+        r"|hours?|hrs?|days?|weeks?|months?|years?|people|times)\b)",
+        re.IGNORECASE,
+    )
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(
+            supported_entities=[self.ENTITY],
+            name=type(self).__name__,
+            supported_language=supported_language,
+        )
+
+    def load(self) -> None:
+        """Nothing to load: the patterns are compiled once."""
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        """The address after each cue, when it holds a number and is not a clinic's."""
+        if entities and self.ENTITY not in entities:
+            return []
+        results = []
+        for cue in self.CUE.finditer(text):
+            if self.FACILITY.search(text[max(0, cue.start() - 40) : cue.start()]):
+                continue
+            value = self.VALUE.match(text, cue.end())
+            if value is None or self.NOT_ADDRESS.match(text, value.start(1)):
+                continue
+            results.append(RecognizerResult(self.ENTITY, value.start(1), value.end(1), self.SCORE))
+        return results

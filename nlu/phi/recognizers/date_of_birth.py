@@ -1,0 +1,127 @@
+"""Dates of birth: a date right after a birth cue ("DOB", "born on", "birthday is")."""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)(?![a-z])\.?"
+)
+_DAY = r"(?:3[01]|[12]\d|0?[1-9])(?:st|nd|rd|th)?(?![a-z0-9])"
+_YEAR4 = r"(?:1[89]|20)\d\d(?!\d)"
+_YEAR = r"(?:" + _YEAR4 + r"|['’]\d\d(?!\d))"
+
+_DATE = (
+    r"(?P<date>"
+    # 1975-02-14, 1975/2/14
+    r"(?:1[89]|20)\d\d(?P<s1>[-/.])\d{1,2}(?P=s1)\d{1,2}(?!\d)"
+    # 02/14/1975, 2-14-75, 14.02.1975, 3/3 (a birthday without the year)
+    r"|\d{1,2}(?P<s2>[-/.])\d{1,2}(?:(?P=s2)(?:\d{4}|\d\d))?(?![\d/.-]?\d)"
+    # 14 Feb 1975, 3rd of March, 14-Feb-75
+    r"|"
+    + _DAY
+    + r"(?:[ \t]+of[ \t]+|[ \t]+|-)"
+    + _MONTH
+    + r"(?:,?[ \t]*"
+    + _YEAR
+    + r"|-\d\d(?!\d))?"
+    # March 3, 1988; Mar. 3rd 1988; march 3, 88
+    r"|" + _MONTH + r"[ \t]*" + _DAY + r"(?:,?[ \t]*" + _YEAR + r"|,[ \t]*\d\d(?!\d))?"
+    # March 1988 (month and year still narrow a birth date down)
+    r"|" + _MONTH + r",?[ \t]*" + _YEAR4 + r")"
+)
+
+
+class DateOfBirthRecognizer(LocalRecognizer):
+    """Recognise dates only when a birth cue precedes them; plain dates never match."""
+
+    name: str
+    ENTITY: ClassVar[str] = "DATE_OF_BIRTH"
+    SCORE: ClassVar[float] = 0.9
+
+    CUES: ClassVar[tuple[str, ...]] = (
+        r"d\.?[ \t]?o\.?[ \t]?b\.?",
+        r"d/o/b",
+        r"date[ \t]+of[ \t]+birth",
+        r"birth[ \t]?date",
+        r"birth[ \t]?day",
+        r"b-?day",
+        r"born",
+        # "b. 04/02/1960" only counts with a digit straight after: "plan b. then" does not.
+        r"b\.(?=[ \t]*\d)",
+    )
+    # Glue between cue and date: "DOB: ", "born on the", "birthday is", "date of birth -".
+    _GLUE = r"(?:[\s:=\-–—,(]|(?:is|was|of|on|in|the|be)(?![a-z]))"
+    PATTERN: ClassVar[re.Pattern[str]] = re.compile(
+        r"(?<![\w])(?P<cue>" + "|".join(CUES) + r")(?![a-z])" + _GLUE + r"{0,12}+" + _DATE,
+        re.IGNORECASE,
+    )
+    NUMERIC: ClassVar[re.Pattern[str]] = re.compile(r"(\d+)[-/.](\d+)(?:[-/.](\d+))?")
+
+    def __init__(self, supported_language: str = "en") -> None:
+        """Create the recognizer for one language (cues are English, formats are common)."""
+        super().__init__(
+            supported_entities=[self.ENTITY],
+            name=type(self).__name__,
+            supported_language=supported_language,
+        )
+
+    def load(self) -> None:
+        """Nothing to load: the pattern is compiled once at class level."""
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+    ) -> list[RecognizerResult]:
+        """Return the date span (not the cue) of every date introduced by a birth cue."""
+        if entities and self.ENTITY not in entities:
+            return []
+        results: list[RecognizerResult] = []
+        for match in self.PATTERN.finditer(text):
+            date = match.group("date")
+            if not self._plausible(date, match.group("cue")):
+                continue
+            start, end = match.span("date")
+            results.append(self._result(start, end))
+        return results
+
+    def _plausible(self, date: str, cue: str) -> bool:
+        numeric = self.NUMERIC.fullmatch(date)
+        if numeric is None:
+            return True
+        first, second, third = numeric.groups()
+        if len(first) == 4:
+            month, day = int(second), int(third)
+            return 1 <= month <= 12 and 1 <= day <= 31
+        # The bare "b." cue is too weak for a date without a year.
+        if third is None and cue.lower().startswith("b."):
+            return False
+        a, b = int(first), int(second)
+        # Accept both month/day and day/month orders.
+        return 1 <= a <= 31 and 1 <= b <= 31 and min(a, b) <= 12
+
+    def _result(self, start: int, end: int) -> RecognizerResult:
+        explanation = AnalysisExplanation(
+            recognizer=self.name,
+            original_score=self.SCORE,
+            textual_explanation="date after a birth cue",
+        )
+        return RecognizerResult(
+            entity_type=self.ENTITY,
+            start=start,
+            end=end,
+            score=self.SCORE,
+            analysis_explanation=explanation,
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
+            },
+        )

@@ -1,0 +1,169 @@
+"""Safety signals from the wording of a message: emergency, self-harm, advice, complaint, spam.
+
+Emergency and self-harm rules are tuned for recall: a false alarm costs a safety reply and
+an urgent case a human closes in a minute; a miss can cost a life. The patterns are
+phrase-level so that everyday idioms ("kill time", "stroke of luck", "my phone is dying")
+do not fire.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from nlu.models import Signal
+
+_F = re.IGNORECASE
+
+# "Now"-ness turns a symptom into a possible emergency.
+_NOW = r"(?:right now|rn|now|currently|just|suddenly|sudden|all of a sudden|won'?t stop|severe|crushing)"
+_WHO = r"(?:i|i'm|im|he|she|they|he's|she's|hes|shes|my \w+|someone|somebody|(?:my )?(?:son|daughter|baby|kid|child|husband|wife|mom|dad|mother|father|friend|partner|grandma|grandpa))"
+
+EMERGENCY_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p, _F)
+    for p in (
+        r"\bheart attack\b",
+        r"\b(?:having|had|has) a stroke\b|\bstroke (?:symptoms|signs)\b|\bsigns of (?:a )?stroke\b",
+        r"\bface (?:is )?(?:drooping|droops|droopy)\b|\bslurr(?:ed|ing) (?:speech|words|his|her)\b",
+        r"\b(?:can'?t|cannot|can not|cant|unable to|struggling to|trouble|hard to|difficulty) breath(?:e|ing)?\b",
+        r"\b(?:not|isn'?t|stopped|quit|stop) breath(?:e|ing)\b|\bno (?:pulse|heartbeat)\b",
+        r"\bchok(?:ing|ed)\b",
+        r"\b(?:unconscious|unresponsive|not responding|won'?t wake up|wont wake up|can'?t wake (?:him|her|them|up))\b",
+        r"\b(?:passed out|collapsed|fainted)\b",
+        r"\b(?:overdos\w*|od'?d|o\.d\.)\b",
+        r"\btook (?:too many|a (?:bunch|handful) of|a whole (?:bottle|pack)|all (?:of )?(?:my|the|his|her))\b.{0,20}\b(?:pills|tablets|meds|medication|medicine)\b",
+        r"\b(?:swallowed|drank|ate)\b.{0,25}\b(?:bleach|poison|pills|battery|batteries|detergent|pod|drain cleaner|antifreeze|chemicals?)\b",
+        r"\bpoison(?:ed|ing)\b(?! ivy| oak)",
+        r"\b(?:having|had|has|is having) (?:a )?(?:seizures?|convulsions?)\b|\bseizing\b|\bconvuls\w+\b",
+        r"\bchest (?:pain|pains|pressure|hurts|is hurting)\b.{0,40}\b(?:arm|jaw|sweat\w*|breath\w*|now|right now|severe|crushing|won'?t stop)\b",
+        r"\b(?:having|has|got|getting) (?:bad |severe |sharp )?chest pains?\b",
+        r"\b(?:severe|crushing|sudden) chest (?:pain|pressure)\b",
+        r"\bbleeding\b.{0,20}\b(?:heavily|a lot|won'?t stop|wont stop|badly|profusely|everywhere|out)\b|\b(?:won'?t|wont|can'?t|cant) stop (?:the )?bleeding\b|\bblood everywhere\b|\b(?:coughing|throwing) up blood\b|\bvomiting blood\b|\bheavy bleeding\b",
+        r"\banaphyla\w*\b|\bthroat (?:is )?(?:closing|swelling|closing up)\b|\b(?:tongue|lips|face) (?:is )?swelling\b|\bepi-?pen\b",
+        r"\b(?:lips|skin|face) (?:is |are |turning |turned )?(?:blue|purple|gray|grey)\b|\bturning blue\b",
+        r"\b(?:has|have|with|pointing|holding|waving) a (?:gun|knife|weapon|firearm)\b",
+        r"\b(?:got|been|was|were|is|being) (?:shot|stabbed)\b|\b(?:shot|stabbed) (?:me|him|her|them|someone|at)\b|\bactive shooter\b|\b(?:there'?s|there is) a (?:shooting|shooter)\b|\bshooting (?:at|in|happening|going on)\b",
+        r"\b(?:going to|gonna|threaten\w* to|wants to|trying to) (?:kill|hurt|shoot|stab|beat)\b",
+        r"\b(?:beating|attacking|hitting|choking) (?:me|us|my|her|him)\b|\bbeing (?:attacked|abused|assaulted)\b",
+        r"\b(?:car|bike|motorcycle) (?:crash|accident|wreck)\b|\bhit by a (?:car|truck|bus)\b",
+        r"\b(?:this is an|it'?s an|its an|having an|medical) emergency\b|\bcall(?:ed|ing)? (?:an )?ambulance\b|\bneed an ambulance\b|\bcall(?:ing)? 911\b|\b911\b",
+        r"\b(?:fell|fall)\b.{0,30}\b(?:can'?t (?:get up|move)|hit (?:his|her|my) head|not moving)\b",
+        r"\b(?:drowning|drowned|electrocuted|severe burns?|burned badly)\b",
+        r"\bbaby (?:is )?(?:not|stopped|isn'?t) (?:moving|breathing)\b|\b(?:not|isn'?t) moving\b.{0,20}\b(?:baby|pregnan\w*)\b",
+        r"\b(?:water broke|contractions)\b.{0,40}\b(?:blood|bleeding|weeks|early)\b",
+        # Spanish, the most common other language of US patients
+        r"\bno puedo respirar\b|\bdolor (?:de|en el) pecho\b|\bme duele el pecho\b|\bataque (?:al|de) coraz\w*\b|\bsobredosis\b|\bemergencia\b|\bno respira\b|\binconsciente\b",
+    )
+)
+
+SELF_HARM_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p, _F)
+    for p in (
+        r"\b(?:kill|killing|hurt|hurting|harm|harming|cut|cutting) (?:my ?self|myself)\b",
+        r"\bsuicid\w*\b|\bself[- ]?harm\w*\b",
+        r"\b(?:end|ending|take|taking) (?:my|his|her) (?:own )?life\b|\bend it all\b|\bending it all\b",
+        r"\b(?:don'?t|dont|do not|no longer) (?:want|wanna) (?:to )?(?:live|be alive|be here|exist|wake up)\b",
+        r"\b(?:want|wanna|going) to die\b|\bwanna die\b|\bwish i (?:was|were) dead\b|\bbetter off dead\b",
+        r"\bno (?:reason|point) (?:to|in) (?:live|living|going on)\b|\bnot worth living\b|\bcan'?t go on\b",
+        r"\b(?:life|living) (?:is(?:n'?t| not)|isnt) worth\b",
+        r"\bquiero morir\w*\b|\bme quiero matar\b|\bmatarme\b|\bno quiero vivir\b",
+    )
+)
+
+# Advice requests that are medical whatever words follow.
+STRONG_ADVICE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p, _F)
+    for p in (
+        r"\bside[- ]?effects?\b|\bdosage\b|\bdos(?:e|ing) of\b|\bhow (?:much|many)\b.{0,40}\b(?:should|can|do) (?:i|he|she|we|you) (?:take|give|have)\b",
+        r"\bshould (?:i|he|she|we|my \w+) (?:take|stop taking|keep taking|be (?:worried|concerned)|worry|go to (?:the )?(?:er|emergency|doctor|hospital)|see a doctor|get (?:tested|checked|a test))\b",
+        r"\bis it (?:safe|ok|okay|normal|bad|dangerous|harmful|serious) (?:to|for|if|that|when)\b.{0,60}\b(?:take|taking|drink|eat|pregnan\w*|breastfeed\w*|mix|dose|pills?|medic\w*|meds|symptom\w*|pain|bleed\w*|fever)\b",
+        r"\b(?:symptoms?|signs?|causes?|treatments?|cure|remed(?:y|ies)|prognosis) (?:of|for)\b",
+        r"\bwhat (?:is|are) (?:the )?(?:best |right |normal )?(?:treatment|medicine|medication|cure|remedy|dose|range)\b",
+        r"\b(?:could|can|might) (?:it|this|that) be (?:cancer|serious|an? infection|strep|covid|the flu|a tumou?r|diabetes)\b",
+        r"\bis (?:this|it|that) (?:cancer|contagious|an infection|infected|strep|broken|fractured)\b",
+        r"\bwhat does (?:my|this|a|the) .{0,30}(?:result|diagnosis|test|level|number|reading|scan)s? mean\b",
+        r"\b(?:interact(?:ion|ions)?|mix(?:ing)?|combine|combining) with\b.{0,40}\b(?:medic\w*|meds|pills|drugs?|alcohol)\b",
+        r"\bat my age\b|\bnormal (?:range|level)s?\b|\bhome remed(?:y|ies)\b",
+        r"\bwhile (?:on|taking) (?:antibiotics|medication|meds|pills|birth control|chemo|steroids)\b",
+    )
+)
+
+# Weak advice cues: medical only together with a health term.
+WEAK_ADVICE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p, _F)
+    for p in (
+        r"\b(?:do|does|did) (?:i|he|she|my \w+) (?:need|have)\b",
+        r"\bis (?:it|this|that) (?:normal|serious|bad|dangerous|ok|okay|safe)\b",
+        r"\bshould (?:i|he|she|we)\b|\bcan (?:i|he|she|you) (?:take|use|get|have|eat|drink)\b",
+        r"\bwhat (?:should|can) (?:i|we) do\b|\bhow (?:do|can|should) (?:i|you) (?:treat|get rid|stop|cure|prevent|know)\b",
+        r"\bwhy (?:do|does|is|am|are)\b|\bwhat (?:causes|happens)\b|\bhow long (?:does|will|should|until)\b",
+        r"\?",
+    )
+)
+
+COMPLAINT_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p, _F)
+    for p in (
+        r"\b(?:rude|terrible|horrible|awful|worst|disgusting|unacceptable|ridiculous|incompetent|unprofessional|negligen\w*|pathetic|appalling|atrocious|useless|dreadful)\b",
+        r"\bnever (?:again|coming back|going back)\b|\bfed up\b|\bsick (?:and tired )?of\b|\bshame on\b",
+        r"\bwait(?:ed|ing)\b.{0,25}\b(?:\d+|two|three|four|five|six|several|many) (?:hours?|hrs?)\b",
+        r"\b(?:no ?one|nobody|no body)\b.{0,20}\b(?:called|calls|answer\w*|return\w*|responded|respond\w*|cares|helped|listen\w*)\b",
+        r"\b(?:1|one|zero|0)[- ]stars?\b|\b(?:complain\w*|lawsuit|lawyer|attorney|sue you|suing)\b",
+        r"\b(?:so |very |really )?disappoint\w*\b|\bmistreat\w*\b|\bignored\b|\bovercharg\w*\b|\bfilthy\b|\bdirty\b",
+        r"\b(?:lost|stole|stolen)\b.{0,20}\b(?:my|his|her|our)(?: \w+'s)? (?:belongings|phone|wallet|dentures|glasses|hearing aids?|ring|clothes)\b",
+    )
+)
+
+HUMAN_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p, _F)
+    for p in (
+        r"\b(?:speak|talk|chat)\w* (?:to|with) (?:a |an |some )?(?:real |live |actual )?(?:person|human|someone|somebody|agent|representative|rep|staff|people)\b",
+        r"\breal (?:person|human)\b|\b(?:are you|is this) a (?:bot|robot|machine)\b|\bnot a bot\b",
+    )
+)
+
+SPAM_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p, _F)
+    for p in (
+        r"\b(?:buy|cheap|get)\b.{0,20}\b(?:followers|likes|views|subscribers)\b",
+        r"\b(?:crypto|bitcoin|btc|forex|nft|airdrop|binary options)\b.{0,60}\b(?:profit|invest\w*|earn|returns?|dm|trade|trading|signals?|double)\b",
+        r"\b(?:dm|inbox|message|whatsapp|telegram) me\b.{0,40}\b(?:deal|offer|promo|invest\w*|earn|money|cash|profit|business)\b",
+        r"\bget rich\b|\bmake \$?\d+k?\b.{0,20}\b(?:day|week|month|daily|weekly)\b|\bwork from home\b.{0,30}\b(?:earn|\$)\b",
+        r"\b(?:click here|check (?:out )?my (?:profile|page|bio|link))\b|\blink in (?:my )?bio\b",
+        r"\b(?:free (?:gift|iphone|giveaway)|giveaway|you(?:'ve| have)? won|claim your (?:prize|reward))\b",
+        r"\b(?:promo code|discount code|casino|onlyfans|viagra|cialis|escort)\b",
+    )
+)
+
+
+def _any(patterns: Iterable[re.Pattern[str]], text: str) -> bool:
+    return any(p.search(text) for p in patterns)
+
+
+def normalize_quotes(text: str) -> str:
+    """Fold typographic apostrophes so "can’t" matches "can't"."""
+    return text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
+
+
+def wording_signals(text: str) -> frozenset[Signal]:
+    """Signals that the wording alone shows (no health terms, no classifier)."""
+    text = normalize_quotes(text)
+    found: set[Signal] = set()
+    if _any(SELF_HARM_PATTERNS, text):
+        found |= {Signal.SELF_HARM, Signal.EMERGENCY}
+    if _any(EMERGENCY_PATTERNS, text):
+        found.add(Signal.EMERGENCY)
+    if _any(STRONG_ADVICE_PATTERNS, text):
+        found.add(Signal.MEDICAL_ADVICE)
+    if _any(COMPLAINT_PATTERNS, text):
+        found.add(Signal.COMPLAINT)
+    if _any(HUMAN_PATTERNS, text):
+        found.add(Signal.HUMAN_REQUESTED)
+    if _any(SPAM_PATTERNS, text):
+        found.add(Signal.SPAM)
+    return frozenset(found)
+
+
+def asks_for_advice(text: str) -> bool:
+    """A weak advice cue: medical advice when the message also names a health term."""
+    return _any(WEAK_ADVICE_PATTERNS, normalize_quotes(text))

@@ -1,0 +1,95 @@
+"""The HTTP service through real HTTP: create_app(settings) with its real cleanup contexts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
+
+from bot.app import create_app
+from bot.settings import Settings
+
+TOKEN = "test-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+async def client(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestClient]:
+    data_dir: Path = tmp_path_factory.mktemp("var")
+    settings = Settings(_env_file=None, data_dir=data_dir, api_token=SecretStr(TOKEN))
+    async with TestClient(TestServer(create_app(settings))) as test_client:
+        yield test_client
+
+
+def body(message_id: str, text: str) -> dict[str, str]:
+    return {"message_id": message_id, "author_id": "u1", "text": text}
+
+
+async def test_health_and_readiness(client: TestClient) -> None:
+    assert (await client.get("/healthz")).status == 200
+    ready = await client.get("/readyz")
+    assert ready.status == 200
+    assert (await ready.json())["status"] == "ready"
+
+
+async def test_routine_message_gets_a_reply_decision(client: TestClient) -> None:
+    response = await client.post("/v1/messages", json=body("r1", "where do I park?"), headers=AUTH)
+    assert response.status == 200
+    decision = await response.json()
+    assert (decision["action"], decision["intent"], decision["duplicate"]) == (
+        "reply",
+        "parking",
+        False,
+    )
+
+
+async def test_repeated_message_id_returns_the_first_decision(client: TestClient) -> None:
+    first = await (await client.post("/v1/messages", json=body("d1", "hi!"), headers=AUTH)).json()
+    again = await client.post(
+        "/v1/messages", json=body("d1", "my ssn is 123-45-6789"), headers=AUTH
+    )
+    repeat = await again.json()
+    assert repeat["duplicate"] is True
+    assert {k: v for k, v in repeat.items() if k != "duplicate"} == {
+        k: v for k, v in first.items() if k != "duplicate"
+    }
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({}, 401), ({"Authorization": "Bearer nope"}, 401), ({"Authorization": TOKEN}, 401)],
+)
+async def test_missing_or_wrong_token_is_refused(
+    client: TestClient, headers: dict[str, str], status: int
+) -> None:
+    response = await client.post("/v1/messages", json=body("a1", "hi"), headers=headers)
+    assert response.status == status
+
+
+async def test_bad_bodies_get_clear_4xx_without_echo(client: TestClient) -> None:
+    secret = "Harold Finch 123-45-6789"
+    cases = [
+        (b"{not json " + secret.encode(), "application/json", 400),
+        (json.dumps({"message_id": "x", "text": secret}).encode(), "application/json", 422),
+        (json.dumps(body("x", secret)).encode(), "text/plain", 415),
+        (b"x" * (300 * 1024), "application/json", 413),
+    ]
+    for raw, content_type, status in cases:
+        response = await client.post(
+            "/v1/messages", data=raw, headers={**AUTH, "Content-Type": content_type}
+        )
+        text = await response.text()
+        assert response.status == status, text
+        assert "Harold" not in text
+        assert "123-45" not in text
+
+
+async def test_metrics_count_decisions_without_content(client: TestClient) -> None:
+    await client.post("/v1/messages", json=body("m1", "Harold Finch needs parking"), headers=AUTH)
+    text = await (await client.get("/metrics")).text()
+    assert "triage_decisions_total" in text
+    assert "Harold" not in text

@@ -1,0 +1,149 @@
+"""Wording signals: tables of messages that must and must not raise each signal."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlu.models import Signal
+from nlu.signals import asks_for_advice, wording_signals
+
+EMERGENCIES = [
+    "my husband is having a heart attack right now",
+    "my dad's face is drooping and his speech is slurred",
+    "I can’t breathe",
+    "cant breathe help",
+    "my baby stopped breathing",
+    "she passed out and won't wake up",
+    "he's unresponsive on the floor",
+    "my son took a bunch of his adderall pills",
+    "toddler swallowed a battery",
+    "I think I overdosed",
+    "my friend OD'd",
+    "she is having a seizure",
+    "bleeding heavily and it won't stop",
+    "his throat is closing up after a bee sting",
+    "someone has a gun in the lobby",
+    "my boyfriend is going to hurt me",
+    "we were in a car accident",
+    "having crushing chest pain",
+    "sharp chest pain going down my left arm",
+    "THIS IS AN EMERGENCY",
+    "she fell and can't get up",
+    "no puedo respirar",
+]
+SELF_HARM = [
+    "I don't want to live anymore",
+    "i dont want to be alive",
+    "thinking about killing myself",
+    "I want to die",
+    "there's no reason to live",
+    "i've been cutting myself again",
+    "feeling suicidal tonight",
+    "I'm going to end it all",
+    "quiero morir",
+]
+NOT_EMERGENCIES = [
+    "is chest tightness after running normal?",
+    "what's the best way to kill time at the airport",
+    "that was a stroke of luck",
+    "my phone battery is dying",
+    "how do I treat poison ivy",
+    "when are visiting hours in the emergency department",
+    "is the ER open 24 hours",
+    "where do I park for the cardiology clinic",
+    "is a fever of 100.4 dangerous for a newborn?",
+    "what is the deadline to file taxes",
+    "how long should I cook a turkey",
+    "can you recommend a good shooting range",
+]
+
+
+@pytest.mark.parametrize("text", EMERGENCIES)
+def test_possible_emergency_is_flagged(text: str) -> None:
+    assert Signal.EMERGENCY in wording_signals(text)
+
+
+@pytest.mark.parametrize("text", SELF_HARM)
+def test_self_harm_is_flagged_as_an_emergency(text: str) -> None:
+    signals = wording_signals(text)
+    assert {Signal.SELF_HARM, Signal.EMERGENCY} <= signals
+
+
+@pytest.mark.parametrize("text", NOT_EMERGENCIES)
+def test_idioms_and_routine_questions_are_not_emergencies(text: str) -> None:
+    assert Signal.EMERGENCY not in wording_signals(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Is it ok to take Advil and Tylenol together?",
+        "what are the side effects of metformin",
+        "how much ibuprofen should I give my 4 year old",
+        "should I be worried about a mole that changed color",
+        "symptoms of strep throat?",
+        "what does my a1c result mean",
+        "can I drink coffee while on antibiotics",
+    ],
+)
+def test_advice_requests_are_flagged(text: str) -> None:
+    assert Signal.MEDICAL_ADVICE in wording_signals(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "When are visiting hours?",
+        "do i need a referral for physical therapy",
+        "can I reschedule online or do I have to call",
+        "Is parking free for visitors?",
+        "How do I create a MyChart account?",
+    ],
+)
+def test_routine_questions_are_not_advice_requests(text: str) -> None:
+    assert Signal.MEDICAL_ADVICE not in wording_signals(text)
+
+
+def test_weak_advice_cue_needs_a_question_or_advice_wording() -> None:
+    assert asks_for_advice("my knee clicks, do I need surgery")
+    assert not asks_for_advice("Knee surgery went well. Thank you all.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Waited two hours past my appointment time. Terrible.",
+        "The nurse was so rude",
+        "Nobody returns calls at the billing office. Fed up.",
+        "worst hospital ever, 1 star",
+        "they lost my dad's hearing aids",
+    ],
+)
+def test_complaints_are_flagged(text: str) -> None:
+    assert Signal.COMPLAINT in wording_signals(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Get rich quick!!! click here bit.ly/abc",
+        "Buy followers cheap, DM me",
+        "invest in bitcoin and double your profit, DM me",
+        "Congratulations you've won a free iPhone, claim your prize",
+    ],
+)
+def test_spam_is_flagged(text: str) -> None:
+    assert Signal.SPAM in wording_signals(text)
+
+
+@pytest.mark.parametrize("text", ["Do you take Cigna?", "thanks!!", "How do I become a volunteer?"])
+def test_routine_messages_raise_no_signal(text: str) -> None:
+    assert wording_signals(text) == frozenset()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["CAN I SPEAK TO A REAL PERSON?!?!", "i want to talk to someone", "are you a bot?"],
+)
+def test_asking_for_a_person_is_flagged(text: str) -> None:
+    assert Signal.HUMAN_REQUESTED in wording_signals(text)
