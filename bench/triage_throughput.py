@@ -121,8 +121,14 @@ def main() -> None:
     )
     triage_peak = peak_rss_mb()
 
+    import logging
+
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import SpacyNlpEngine
+
+    # presidio's default email recognizer makes tldextract try to download the public
+    # suffix list (and log a traceback when offline); triage's own recognizer never does.
+    logging.getLogger("tldextract").setLevel(logging.CRITICAL)
 
     presidio = AnalyzerEngine(
         nlp_engine=SpacyNlpEngine(models=[{"lang_code": "en", "model_name": settings.spacy_model}]),

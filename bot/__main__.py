@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
     )
-    # presidio logs matched values at debug level; it must never log message content.
+    # Before presidio is imported: it logs at import time, and at debug level it logs
+    # matched values (nlu.phi.engine enforces this again for library users).
     logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     if args.command == "triage":
         from bot.cli import run_triage

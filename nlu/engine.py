@@ -31,7 +31,9 @@ _PERSONAL = re.compile(
     r"\b(?:i|i'm|im|i've|ive|i'd|me|my|mine|myself|we|our|us|he|she|his|her|him|hes|shes"
     r"|son|daughter|husband|wife|mom|mum|mother|dad|father|baby|babies|kid|kids|child|children"
     r"|grandma|grandpa|grandmother|grandfather|granny|nana|brother|sister|aunt|uncle|niece"
-    r"|nephew|partner|boyfriend|girlfriend|fiance|fiancee|friend|neighbor|neighbour|patient|pt)\b",
+    r"|nephew|partner|boyfriend|girlfriend|fiance|fiancee|friend|neighbor|neighbour|patient|pt)\b"
+    # an age pins the message to one person: "a 55yo male", "34-year-old", "age 84"
+    r"|\b\d{1,3}\s?(?:yo|y/o|y\.o\.|yrs? old|years? old|-year-old|-yr-old)\b|\bage[d]? \d{1,3}\b",
     re.IGNORECASE,
 )
 _CLINICIAN_TITLE = re.compile(

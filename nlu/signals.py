@@ -97,6 +97,8 @@ WEAK_ADVICE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"\bshould (?:i|he|she|we)\b|\bcan (?:i|he|she|you) (?:take|use|get|have|eat|drink)\b",
         r"\bwhat (?:should|can) (?:i|we) do\b|\bhow (?:do|can|should) (?:i|you) (?:treat|get rid|stop|cure|prevent|know)\b",
         r"\bwhy (?:do|does|is|am|are)\b|\bwhat (?:causes|happens)\b|\bhow long (?:does|will|should|until)\b",
+        r"\b(?:management|treatment|work-?up|follow-?up|prognosis|guidelines?|protocol|therapy|recs|recommendations?)\b.{0,12}\b(?:of|for|in|after)\b",
+        r"\b(?:is|are)\b.{0,40}\b(?:poisonous|toxic)\b|\binteractions? between\b",
         r"\?",
     )
 )

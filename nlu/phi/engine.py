@@ -7,6 +7,7 @@ presidio's context enhancer needs). That one pass is shared with every other com
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -121,6 +122,9 @@ def recognizers() -> list[EntityRecognizer]:
 
 def build_analyzer(nlp: Language) -> tuple[AnalyzerEngine, SharedSpacyNlpEngine]:
     """An AnalyzerEngine over the shared pipeline with exactly our recognizers."""
+    # presidio logs matched values and context words at debug level: PHI must never reach
+    # a log, whatever level the host application configures.
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     engine = SharedSpacyNlpEngine(nlp)
     registry = RecognizerRegistry(recognizers=recognizers(), supported_languages=[LANGUAGE])
     analyzer = AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=[LANGUAGE])

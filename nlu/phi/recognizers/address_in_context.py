@@ -38,7 +38,7 @@ class AddressInContextRecognizer(LocalRecognizer):
     )
     # From the cue: up to 80 characters on the line, ending with the last token that holds
     # a digit (dots stay in: "Király u. 15").
-    VALUE: ClassVar[re.Pattern[str]] = re.compile(r"\s*([^!?\n]{0,80}\d[\w-]*)")
+    VALUE: ClassVar[re.Pattern[str]] = re.compile(r"\s*([^!?]{0,80}\d[\w-]*)")
     # Numbers that are not house numbers: times, amounts, quantities.
     NOT_ADDRESS: ClassVar[re.Pattern[str]] = re.compile(
         r"\s*(?:\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m|p\.m)|\$|\d+\s*(?:%|percent|minutes?|mins?"
