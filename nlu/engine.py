@@ -36,6 +36,13 @@ _PERSONAL = re.compile(
     r"|\b\d{1,3}\s?(?:yo|y/o|y\.o\.|yrs? old|years? old|-year-old|-yr-old)\b|\bage[d]? \d{1,3}\b",
     re.IGNORECASE,
 )
+_OWNED_PROCEDURE = re.compile(
+    r"\b(?:my|his|her|our|their|mom'?s|dad'?s|son'?s|daughter'?s|wife'?s|husband'?s"
+    r"|patient|pt)\b(?:\s+\S+){0,3}?\s+(?:surgery|operation|biopsy|chemo\w*|radiation|dialysis"
+    r"|transplant|procedure|scan|mri|ct|x-?ray|results?|test|treatment|therapy|infusion"
+    r"|injection|stitches|cast|c-section|delivery|appointment for)\b",
+    re.IGNORECASE,
+)
 _CLINICIAN_TITLE = re.compile(
     r"(?:\b(?:dr|doctor|nurse|np|pa|prof|professor|pharmacist|midwife|therapist|surgeon)\.?\s*)$",
     re.IGNORECASE,
@@ -114,14 +121,19 @@ class TriageEngine:
         )
         kinds = {HealthKind(e.type.removeprefix("HEALTH_")) for e in health}
         signals = set(wording_signals(text))
-        personal = bool(_PERSONAL.search(normalize_quotes(text)))
+        folded = normalize_quotes(text)
+        personal = bool(_PERSONAL.search(folded))
         routine = guess.name in classifier.faq_keys
         sensitive = bool(kinds & _SENSITIVE_HEALTH)
+        # A procedure is someone's health information when it is theirs ("my biopsy",
+        # "her chemo"), not when "I" ask where a service is ("where do I get blood work").
         procedure = HealthKind.PROCEDURE in kinds and not routine
-        if (sensitive or procedure) and personal:
+        owned = procedure and bool(_OWNED_PROCEDURE.search(folded))
+        if (sensitive and personal) or owned:
             signals.add(Signal.HEALTH_INFO)
         elif sensitive or (
-            (procedure or HealthKind.BODY_PART in kinds) and asks_for_advice(text) and not routine
+            (procedure or HealthKind.BODY_PART in kinds)
+            and asks_for_advice(text, question_counts=False)
         ):
             signals.add(Signal.MEDICAL_ADVICE)
         if entities and (sensitive or procedure):

@@ -42,7 +42,7 @@ EMERGENCY_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"\banaphyla\w*\b|\bthroat (?:is )?(?:closing|swelling|closing up)\b|\b(?:tongue|lips|face) (?:is )?swelling\b|\bepi-?pen\b",
         r"\b(?:lips|skin|face) (?:is |are |turning |turned )?(?:blue|purple|gray|grey)\b|\bturning blue\b",
         r"\b(?:has|have|with|pointing|holding|waving) a (?:gun|knife|weapon|firearm)\b",
-        r"\b(?:got|been|was|were|is|being) (?:shot|stabbed)\b|\b(?:shot|stabbed) (?:me|him|her|them|someone|at)\b|\bactive shooter\b|\b(?:there'?s|there is) a (?:shooting|shooter)\b|\bshooting (?:at|in|happening|going on)\b",
+        r"\b(?:got|been|was|were|is|being) (?:shot|stabbed)\b|\b(?:shot|stabbed) (?:me|him|her|them|someone|at (?:me|him|her|us|them|someone|people))\b|\bactive shooter\b|\b(?:there'?s|there is) a (?:shooting|shooter)\b|\bshooting (?:at|in|happening|going on)\b",
         r"\b(?:going to|gonna|threaten\w* to|wants to|trying to) (?:kill|hurt|shoot|stab|beat)\b",
         r"\b(?:beating|attacking|hitting|choking) (?:me|us|my|her|him)\b|\bbeing (?:attacked|abused|assaulted)\b",
         r"\b(?:car|bike|motorcycle) (?:crash|accident|wreck)\b|\bhit by a (?:car|truck|bus)\b",
@@ -99,9 +99,9 @@ WEAK_ADVICE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"\bwhy (?:do|does|is|am|are)\b|\bwhat (?:causes|happens)\b|\bhow long (?:does|will|should|until)\b",
         r"\b(?:management|treatment|work-?up|follow-?up|prognosis|guidelines?|protocol|therapy|recs|recommendations?)\b.{0,12}\b(?:of|for|in|after)\b",
         r"\b(?:is|are)\b.{0,40}\b(?:poisonous|toxic)\b|\binteractions? between\b",
-        r"\?",
     )
 )
+_QUESTION = re.compile(r"\?")
 
 COMPLAINT_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
     re.compile(p, _F)
@@ -166,6 +166,11 @@ def wording_signals(text: str) -> frozenset[Signal]:
     return frozenset(found)
 
 
-def asks_for_advice(text: str) -> bool:
-    """A weak advice cue: medical advice when the message also names a health term."""
-    return _any(WEAK_ADVICE_PATTERNS, normalize_quotes(text))
+def asks_for_advice(text: str, *, question_counts: bool = True) -> bool:
+    """A weak advice cue: medical advice when the message also names a health term.
+
+    A bare question mark counts only when asked for: "do you do mammograms?" is a
+    question about a service, "is this rash normal?" about a body.
+    """
+    text = normalize_quotes(text)
+    return _any(WEAK_ADVICE_PATTERNS, text) or (question_counts and bool(_QUESTION.search(text)))

@@ -21,7 +21,8 @@ class AddressInContextRecognizer(LocalRecognizer):
     SCORE: ClassVar[float] = 0.75
     CUE: ClassVar[re.Pattern[str]] = re.compile(
         r"\b(?:(?:my|his|her|their|our|your|new|home|mailing|shipping|billing|current)"
-        r"\s+address\s*(?:is|:|=|-)?|address\s*(?::|is|was)|change (?:my|the) address to"
+        r"\s+address\s*(?:is|:|=|-)?|address\s*(?::|is|was|\?\s*(?:it'?s|it is|its))"
+        r"|change (?:my|the) address to"
         r"|lives?\s+(?:at|on|in)|living\s+(?:at|on)|located\s+(?:at|on)|is\s+(?:at|on)"
         r"|corner\s+of|drops?\s+(?:you|me|us)\s+off\s+at|(?:sent|send|ship|deliver|mail)"
         r"(?:ed)?\s+(?:it\s+|this\s+|them\s+)?to|stop\s+at|meet\s+(?:you|me|us)\s+at"
