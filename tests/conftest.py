@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from bot.embedded_redis import EmbeddedRedis
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -30,3 +34,15 @@ def engine(settings: Settings) -> TriageEngine:
             intent_threshold=settings.intent_threshold,
         )
     )
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis: TRIAGE_REDIS_URL when set, else a server started for this test session."""
+    configured = os.environ.get("TRIAGE_REDIS_URL")
+    if configured:
+        yield configured
+        return
+    data_dir: Path = tmp_path_factory.mktemp("redis")
+    with EmbeddedRedis(data_dir) as server:
+        yield server.url

@@ -18,9 +18,16 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture(scope="module")
-async def client(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestClient]:
+async def client(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> AsyncIterator[TestClient]:
     data_dir: Path = tmp_path_factory.mktemp("var")
-    settings = Settings(_env_file=None, data_dir=data_dir, api_token=SecretStr(TOKEN))
+    settings = Settings(
+        _env_file=None,
+        data_dir=data_dir,
+        api_token=SecretStr(TOKEN),
+        redis_url=SecretStr(redis_url),
+    )
     async with TestClient(TestServer(create_app(settings))) as test_client:
         yield test_client
 
