@@ -18,7 +18,7 @@ from nlu.health import HealthKind, HealthTermFinder
 from nlu.intents import IntentClassifier
 from nlu.models import Analysis, Decision, Entity, IntentGuess, Signal
 from nlu.phi.engine import analyze_doc, build_analyzer, load_spacy
-from nlu.policy import decide
+from nlu.policy import FACILITY_ADDRESS, decide
 from nlu.signals import asks_for_advice, normalize_quotes, wording_signals
 
 MAX_TEXT_CHARS = 20_000
@@ -50,6 +50,28 @@ _CLINICIAN_TITLE = re.compile(
 _LATIN_WORD = re.compile(r"[^\W\d_]{2,}")
 
 
+_HOUSE_NUMBER_STREET = re.compile(r"\b(\d{1,6})\s+([^\W\d_]+)")
+_PERSONAL_ADDRESS = re.compile(
+    r"\b(?:my|our|his|her|their) (?:new |home |mailing )?address\b|\bli(?:ve|ves|ving) (?:at|on)\b"
+    r"|\b(?:apt|apartment|unit|suite)\b|#\s?\d|\bsen[dt] (?:it |them |this )?to\b",
+    re.IGNORECASE,
+)
+
+
+def public_places(content: FaqContent) -> frozenset[tuple[str, str]]:
+    """(house number, street word) pairs of the addresses published in the FAQ answers."""
+    return frozenset(
+        (number, street.casefold())
+        for intent in content.intents.values()
+        for number, street in _HOUSE_NUMBER_STREET.findall(intent.answer)
+    )
+
+
+def _is_public(address: str, places: frozenset[tuple[str, str]]) -> bool:
+    pairs = [(n, w.casefold()) for n, w in _HOUSE_NUMBER_STREET.findall(address)]
+    return bool(pairs) and all(pair in places for pair in pairs)
+
+
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     """What the engine needs to start: model, content and the FAQ confidence threshold."""
@@ -70,6 +92,7 @@ class TriageEngine:
         self._lock = threading.Lock()
         self.content: FaqContent = load_faq(config.faq_dir)
         self.classifier = IntentClassifier(self.content, config.intent_threshold)
+        self._public_places = public_places(self.content)
         from spacy.lang.en.stop_words import STOP_WORDS
 
         self._stop_words = frozenset(STOP_WORDS)
@@ -77,8 +100,9 @@ class TriageEngine:
     def use_content(self, content: FaqContent) -> None:
         """Switch to new FAQ content (retrains the classifier first, then swaps atomically)."""
         classifier = IntentClassifier(content, self.config.intent_threshold)
+        places = public_places(content)
         with self._lock:
-            self.content, self.classifier = content, classifier
+            self.content, self.classifier, self._public_places = content, classifier, places
 
     def analyze_many(self, texts: Sequence[str]) -> list[Analysis]:
         """Analyse a batch of message texts (each at most MAX_TEXT_CHARS)."""
@@ -157,9 +181,15 @@ class TriageEngine:
         for r in sorted(results, key=lambda r: (r.start, -r.end)):
             if r.entity_type == "PERSON" and _CLINICIAN_TITLE.search(text[: r.start]):
                 continue  # "Dr. Lopez" is staff, not a patient
-            found.append(
-                Entity(type=r.entity_type, start=r.start, end=r.end, score=round(r.score, 3))
-            )
+            kind = r.entity_type
+            if (
+                kind == "STREET_ADDRESS"
+                and _is_public(text[r.start : r.end], self._public_places)
+                and not _PERSONAL_ADDRESS.search(text)
+            ):
+                # Our own campus address in a routine question identifies nobody.
+                kind = FACILITY_ADDRESS
+            found.append(Entity(type=kind, start=r.start, end=r.end, score=round(r.score, 3)))
         return tuple(found)
 
     def _looks_foreign(self, text: str) -> bool:

@@ -51,6 +51,8 @@ FALLBACK_MAX_WORDS = 30
 # Health-term kinds that make the classifier's "emergency" vote an emergency.
 _ACUTE = frozenset({"HEALTH_SYMPTOM", "HEALTH_CONDITION"})
 _MIN_COPIED_WORDS = 6
+# The engine's type for addresses the FAQ itself publishes (the campus address).
+FACILITY_ADDRESS = "FACILITY_ADDRESS"
 _WORD = re.compile(r"\w+")
 _DIGITS = re.compile(r"\d[\d\s().\-/]*\d")
 
@@ -89,6 +91,9 @@ def route(analysis: Analysis, identifiers: Sequence[str], answers: Mapping[str, 
         return _escalate("high", "emergency:classifier")
     if identifiers or Signal.HEALTH_INFO in signals:
         return _escalate("high")
+    if Signal.SPAM in signals and not analysis.personal and Signal.COMPLAINT not in signals:
+        # "cheap meds, no prescription needed" names a medicine but is nobody's question.
+        return _IGNORE
     if Signal.MEDICAL_ADVICE in signals:
         return _escalate("normal")
     if voted == "medical_advice":
@@ -164,12 +169,16 @@ def outbound_check(reply: str, analysis: Analysis) -> bool:
     """
     folded = reply.casefold()
     text = analysis.text
+    # Our own published address may appear in both: it identifies nobody.
+    public = [(e.start, e.end) for e in analysis.entities if e.type == FACILITY_ADDRESS]
     for span in (*analysis.entities, *analysis.health):
         value = text[span.start : span.end].strip().casefold()
-        if len(value) >= 2 and value in folded:
+        if span.type != FACILITY_ADDRESS and len(value) >= 2 and value in folded:
             return False
     reply_digits = {_only_digits(m.group()) for m in _DIGITS.finditer(reply)}
     for match in _DIGITS.finditer(text):
+        if any(start <= match.start() and match.end() <= end for start, end in public):
+            continue
         digits = _only_digits(match.group())
         if len(digits) >= 4 and any(digits in d for d in reply_digits):
             return False

@@ -48,6 +48,11 @@ EMERGENCY_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"\b(?:car|bike|motorcycle) (?:crash|accident|wreck)\b|\bhit by a (?:car|truck|bus)\b",
         r"\b(?:this is an|it'?s an|its an|having an|medical) emergency\b|\bcall(?:ed|ing)? (?:an )?ambulance\b|\bneed an ambulance\b|\bcall(?:ing)? 911\b|\b911\b",
         r"\b(?:fell|fall)\b.{0,30}\b(?:can'?t (?:get up|move)|hit (?:his|her|my) head|not moving)\b",
+        r"\btook (?:too (?:many|much)|a (?:bunch|handful|lot) of|a whole (?:bottle|pack|box)(?: of)?|all (?:of )?(?:my|his|her|their|the))\b",
+        r"\b(?:isn'?t|is not|not|wasn'?t) waking up\b|\bcan'?t (?:wake|rouse)\b",
+        r"\b(?:hit|hits|punched|kicked|choked|strangled|beat|beats|slapped|attacked|raped|assaulted|stabbed|threatened) (?:me|my (?:kids?|son|daughter|baby|mom|wife|husband))\b",
+        r"\b(?:he|she|they)(?:'s| is| are|'re) coming (?:back|for me)\b|\bscared for my life\b|\bafraid (?:he|she|they)(?:'ll| will) (?:kill|hurt)\b",
+        r"\bburn(?:ed|t|s)?\b.{0,40}\b(?:really bad|badly|severe\w*|blister\w*|white|peeling|charred|third degree|2nd degree|3rd degree)\b",
         r"\b(?:drowning|drowned|electrocuted|severe burns?|burned badly)\b",
         r"\bbaby (?:is )?(?:not|stopped|isn'?t) (?:moving|breathing)\b|\b(?:not|isn'?t) moving\b.{0,20}\b(?:baby|pregnan\w*)\b",
         r"\b(?:water broke|contractions)\b.{0,40}\b(?:blood|bleeding|weeks|early)\b",
@@ -66,6 +71,11 @@ SELF_HARM_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"\b(?:want|wanna|going) to die\b|\bwanna die\b|\bwish i (?:was|were) dead\b|\bbetter off dead\b",
         r"\bno (?:reason|point) (?:to|in) (?:live|living|going on)\b|\bnot worth living\b|\bcan'?t go on\b",
         r"\b(?:life|living) (?:is(?:n'?t| not)|isnt) worth\b",
+        r"\bwant (?:it all|everything|the pain|this|all of it) to (?:stop|end|be over)\b",
+        r"\b(?:nobody|no one|no1) (?:would|will) (?:miss|care|notice)\b|\bbetter off without me\b",
+        r"\b(?:written|wrote|writing|left) (?:the |my |a )?(?:suicide )?(?:notes?|goodbye letters?)\b",
+        r"\b(?:going to|gonna|about to|wants? to|threatening to) (?:jump|hang (?:my|him|her)self|overdose)\b|\bjump off (?:a|the|this) (?:bridge|building|roof)\b",
+        r"\b(?:can'?t|cannot) do this anymore\b|\bno way out\b|\bwon'?t be (?:here|around) (?:tomorrow|much longer)\b|\bsay(?:ing)? goodbye (?:forever|to everyone)\b",
         r"\bquiero morir\w*\b|\bme quiero matar\b|\bmatarme\b|\bno quiero vivir\b",
     )
 )
@@ -109,10 +119,13 @@ COMPLAINT_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"\b(?:rude|terrible|horrible|awful|worst|disgusting|unacceptable|ridiculous|incompetent|unprofessional|negligen\w*|pathetic|appalling|atrocious|useless|dreadful)\b",
         r"\bnever (?:again|coming back|going back)\b|\bfed up\b|\bsick (?:and tired )?of\b|\bshame on\b",
         r"\bwait(?:ed|ing)\b.{0,25}\b(?:\d+|two|three|four|five|six|several|many) (?:hours?|hrs?)\b",
-        r"\b(?:no ?one|nobody|no body)\b.{0,20}\b(?:called|calls|answer\w*|return\w*|responded|respond\w*|cares|helped|listen\w*)\b",
+        r"\b(?:no ?one|nobody|no body)\b.{0,20}\b(?:called|calls|answer\w*|return\w*|responded|respond\w*|cares|helped|listen\w*|came|showed up|bothered)\b",
+        r"\b(?:frustrat\w*|annoy\w*|furious|angry|upset|unhappy|not happy|fed up|infuriat\w*|outrage\w*|waste of (?:my )?time)\b",
+        r"\bstill (?:haven'?t|have not|hasn'?t|has not|no|waiting)\b.{0,40}\b(?:refund|call ?back|response|answer|bill|results|reply|heard)\b",
+        r"\b(?:crash(?:es|ed|ing)?|broken|doesn'?t work|never works|keeps? (?:crashing|failing))\b.{0,30}\b(?:every|always|again|app|website|portal|site)\b|\bevery single time\b",
         r"\b(?:1|one|zero|0)[- ]stars?\b|\b(?:complain\w*|lawsuit|lawyer|attorney|sue you|suing)\b",
         r"\b(?:so |very |really )?disappoint\w*\b|\bmistreat\w*\b|\bignored\b|\bovercharg\w*\b|\bfilthy\b|\bdirty\b",
-        r"\b(?:lost|stole|stolen)\b.{0,20}\b(?:my|his|her|our)(?: \w+'s)? (?:belongings|phone|wallet|dentures|glasses|hearing aids?|ring|clothes)\b",
+        r"\b(?:lost|stole|stolen)\b.{0,20}\b(?:my|his|her|our)(?: \w+'s)?(?: car)? (?:keys|car|bag|luggage|purse|belongings|phone|wallet|dentures|glasses|hearing aids?|ring|clothes)\b",
     )
 )
 
@@ -134,6 +147,8 @@ SPAM_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"\b(?:click here|check (?:out )?my (?:profile|page|bio|link))\b|\blink in (?:my )?bio\b",
         r"\b(?:free (?:gift|iphone|giveaway)|giveaway|you(?:'ve| have)? won|claim your (?:prize|reward))\b",
         r"\b(?:promo code|discount code|casino|onlyfans|viagra|cialis|escort)\b",
+        r"\bno prescription (?:needed|required|necessary)\b|\bdiscreet (?:shipping|delivery)\b|\bcheap (?:meds|pills|rx)\b",
+        r"\b(?:hot )?singles (?:in|near) (?:your|you)\b|\blonely\b.{0,20}\b(?:chat|meet)\b.{0,20}\b(?:tonight|now)\b",
     )
 )
 

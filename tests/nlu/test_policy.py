@@ -162,3 +162,18 @@ def test_emergency_reply_is_still_withheld_if_it_would_repeat_an_entity() -> Non
     decision = decide(analysis(text, entities=(name,), signals=signals), "m1", ANSWERS)
     assert decision.action == "emergency"
     assert decision.reply is None
+
+
+def test_spam_that_names_a_medicine_is_ignored_but_a_personal_one_is_not() -> None:
+    signals = frozenset({Signal.SPAM, Signal.MEDICAL_ADVICE})
+    promo = analysis("cheap meds no prescription needed", signals=signals)
+    assert decide(promo, "m1", ANSWERS).action == "ignore"
+    personal = Analysis(
+        text="my meds, click here",
+        entities=(),
+        health=(),
+        signals=signals,
+        intent=IntentGuess(FALLBACK, 0.2),
+        personal=True,
+    )
+    assert decide(personal, "m2", ANSWERS).action == "escalate"

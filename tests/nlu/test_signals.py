@@ -30,6 +30,9 @@ EMERGENCIES = [
     "THIS IS AN EMERGENCY",
     "she fell and can't get up",
     "no puedo respirar",
+    "my friend took a bunch of xanax and isn't waking up",
+    "my boyfriend hit me and says he's coming back",
+    "burned my hand really bad, the skin is white and peeling",
 ]
 SELF_HARM = [
     "I don't want to live anymore",
@@ -41,6 +44,9 @@ SELF_HARM = [
     "feeling suicidal tonight",
     "I'm going to end it all",
     "quiero morir",
+    "i just want it all to stop",
+    "nobody would miss me. ive already written the notes",
+    "she says she's going to jump off the bridge",
 ]
 NOT_EMERGENCIES = [
     "is chest tightness after running normal?",
@@ -117,6 +123,9 @@ def test_weak_advice_cue_needs_a_question_or_advice_wording() -> None:
         "Nobody returns calls at the billing office. Fed up.",
         "worst hospital ever, 1 star",
         "they lost my dad's hearing aids",
+        "still haven't gotten my refund after 4 months",
+        "the app crashes every single time, so frustrating",
+        "the machine ate my ticket and nobody came to help",
     ],
 )
 def test_complaints_are_flagged(text: str) -> None:
@@ -130,6 +139,8 @@ def test_complaints_are_flagged(text: str) -> None:
         "Buy followers cheap, DM me",
         "invest in bitcoin and double your profit, DM me",
         "Congratulations you've won a free iPhone, claim your prize",
+        "cheap meds, no prescription needed, discreet shipping",
+        "hot singles in your area want to chat",
     ],
 )
 def test_spam_is_flagged(text: str) -> None:
