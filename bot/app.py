@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,7 +19,9 @@ from redis.asyncio import Redis
 from bot.appkeys import ENGINE, METRICS, NLP_POOL, REDIS, SETTINGS
 from bot.embedded_redis import EmbeddedRedis
 from bot.metrics import Metrics
+from bot.openapi import openapi_handler
 from bot.settings import Settings
+from bot.webhooks import cipher_ctx, http_ctx, meta_subscribe, receive, workers_ctx, x_crc
 from escalation import keys
 from nlu.engine import MAX_TEXT_CHARS, EngineConfig, TriageEngine
 from nlu.models import Decision
@@ -48,7 +51,14 @@ class DecisionOut(Decision):
 
 
 def _problem(status: type[web.HTTPException], detail: str) -> web.HTTPException:
-    return status(text=f'{{"error": "{detail}"}}', content_type="application/json")
+    return status(text=json.dumps({"error": detail}), content_type="application/json")
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """The invalid field's name when it is one of ours; a client's own keys are never echoed."""
+    known = set(MessageIn.model_fields)
+    parts = [str(p) for p in loc if isinstance(p, int) or p in known]
+    return ".".join(parts) if len(parts) == len(loc) and parts else "body"
 
 
 @web.middleware
@@ -63,7 +73,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return web.json_response({"error": exc.reason}, status=exc.status)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
+        where = _where(tuple(first["loc"]))
         if first["type"] == "json_invalid":
             raise _problem(web.HTTPBadRequest, "body is not valid JSON") from None
         # pydantic's message can quote the input; keep only its type.
@@ -181,11 +191,15 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
-    app.cleanup_ctx.extend([redis_ctx, engine_ctx])
+    app.cleanup_ctx.extend([redis_ctx, engine_ctx, cipher_ctx, http_ctx, workers_ctx])
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/openapi.json", openapi_handler)
     app.router.add_post("/v1/messages", post_message)
+    app.router.add_get("/webhooks/meta", meta_subscribe)
+    app.router.add_get("/webhooks/x", x_crc)
+    app.router.add_post("/webhooks/{platform:meta|x}", receive)
     return app
 
 

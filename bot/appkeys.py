@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from aiohttp import web
+from aiohttp import ClientSession, web
 from redis.asyncio import Redis
 
+from bot.connectors.base import Connector
 from bot.metrics import Metrics
 from bot.settings import Settings
+from escalation.crypto import Cipher
 from nlu.engine import TriageEngine
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -16,3 +18,6 @@ REDIS = web.AppKey("redis", Redis)
 ENGINE = web.AppKey("engine", TriageEngine)
 NLP_POOL = web.AppKey("nlp_pool", ThreadPoolExecutor)
 METRICS = web.AppKey("metrics", Metrics)
+CIPHER = web.AppKey("cipher", Cipher)
+CONNECTORS = web.AppKey("connectors", dict[str, Connector])
+HTTP = web.AppKey("http", ClientSession)

@@ -16,3 +16,20 @@ class Metrics:
         self.latency = Histogram(
             "triage_seconds", "Time to triage one message", registry=self.registry
         )
+        self.webhooks = Counter(
+            "triage_webhook_messages",
+            "Webhook messages received, by platform and outcome (new, duplicate)",
+            ["platform", "outcome"],
+            registry=self.registry,
+        )
+        self.outbound = Counter(
+            "triage_outbound_calls",
+            "Calls to platform APIs, by platform, action kind and result",
+            ["platform", "kind", "result"],
+            registry=self.registry,
+        )
+        self.receipts_dropped = Counter(
+            "triage_receipts_dropped",
+            "Receipts that could not be decrypted or parsed",
+            registry=self.registry,
+        )

@@ -24,6 +24,15 @@ class Settings(BaseSettings):
 
     # Redis: empty means "start an embedded redis-server under data_dir".
     redis_url: SecretStr | None = None
+    # Encryption at rest: "kid:base64key[,kid:base64key]" (first encrypts). Empty means a
+    # key file under data_dir/keys, created on first start (fine for one host; set this
+    # explicitly when several hosts share a Redis).
+    encryption_keys: SecretStr | None = None
+
+    # Workers consuming the intake stream inside this process.
+    workers: int = Field(default=1, ge=0, le=32)
+    worker_lease_s: float = Field(default=30.0, gt=0, le=3600)
+    outbound_attempts: int = Field(default=5, ge=1, le=20)
 
     # NLU
     nlu: Literal["builtin", "rasa"] = "builtin"
@@ -39,6 +48,8 @@ class Settings(BaseSettings):
     meta_app_secret: SecretStr | None = None
     meta_page_token: SecretStr | None = None
     meta_graph_url: str = "https://graph.facebook.com/v21.0"
+    meta_page_id: str | None = None
     x_consumer_secret: SecretStr | None = None
     x_bearer_token: SecretStr | None = None
     x_api_url: str = "https://api.x.com/2"
+    x_account_id: str | None = None

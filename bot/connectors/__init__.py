@@ -1,0 +1,1 @@
+"""Platform connectors (Meta, X): parse webhooks into InboundMessages, send OutboundActions."""

@@ -1,0 +1,90 @@
+"""What every connector speaks: inbound messages, outbound actions and the Protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Protocol
+
+from aiohttp import ClientSession
+from pydantic import BaseModel, ConfigDict, Field
+
+from nlu.models import Decision
+
+
+class MessageKind(StrEnum):
+    """Where a message was written: in public or in private."""
+
+    COMMENT = "comment"  # public comment on a post (Facebook, Instagram)
+    MENTION = "mention"  # public post that mentions the page (X)
+    DIRECT = "direct"  # private message (Messenger, X DM)
+    API = "api"  # the generic API: the integrator decides what to do
+
+
+class InboundMessage(BaseModel):
+    """One message from any platform, as the worker triages it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    platform: str = Field(min_length=1, max_length=20)
+    message_id: str = Field(min_length=1, max_length=200)
+    kind: MessageKind
+    author_id: str = Field(min_length=1, max_length=200)
+    text: str
+    thread_id: str | None = None  # post / media / conversation the message belongs to
+    account_id: str | None = None  # our page / account that received it
+    author_name: str | None = None
+
+
+class ActionKind(StrEnum):
+    """Things a connector can do on its platform."""
+
+    REPLY = "reply"  # public reply under the message
+    HIDE = "hide"  # hide the public message from everyone but its author
+    PRIVATE_REPLY = "private_reply"  # the one private message a page may send about a comment
+    DIRECT = "direct"  # a message in an existing private conversation
+
+
+class OutboundAction(BaseModel):
+    """One call to a platform, planned from a Decision."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: ActionKind
+    platform: str
+    target_id: str  # comment, post, user or conversation the action is about
+    text: str | None = None
+    account_id: str | None = None
+
+
+class OutboundError(Exception):
+    """A platform call failed; `retryable` for 429 and 5xx, not for 4xx."""
+
+    def __init__(self, status: int | None, retryable: bool, detail: str) -> None:
+        super().__init__(f"{status}: {detail}")
+        self.status = status
+        self.retryable = retryable
+
+
+class Connector(Protocol):
+    """A platform: verifies and parses its webhooks, plans and sends its actions."""
+
+    platform: str
+
+    def verify(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        """True when the raw body carries a valid signature."""
+        ...
+
+    def parse(self, body: bytes) -> list[InboundMessage]:
+        """Messages in a verified webhook body; ValueError when it is malformed."""
+        ...
+
+    def plan(
+        self, message: InboundMessage, decision: Decision, invite: str | None
+    ) -> list[OutboundAction]:
+        """Platform actions for a decision; `invite` is the private-channel invitation."""
+        ...
+
+    async def send(self, session: ClientSession, action: OutboundAction) -> None:
+        """Perform one action; raises OutboundError on failure."""
+        ...

@@ -1,0 +1,161 @@
+"""Platform webhooks: verify on the raw body, record durably, then answer 200."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import ClientSession, ClientTimeout, web
+
+from bot.appkeys import CIPHER, CONNECTORS, ENGINE, HTTP, METRICS, NLP_POOL, REDIS, SETTINGS
+from bot.connectors.base import Connector
+from bot.intake import record
+from bot.worker import Worker, WorkerConfig
+from escalation.crypto import Cipher, load_or_create_key_file
+
+log = logging.getLogger("triagebot.webhooks")
+SIGNATURE_HEADERS = {"meta": "X-Hub-Signature-256", "x": "x-twitter-webhooks-signature"}
+
+
+def _error(status: type[web.HTTPException], detail: str) -> web.HTTPException:
+    return status(text=json.dumps({"error": detail}), content_type="application/json")
+
+
+def _connector(request: web.Request, platform: str) -> Connector:
+    connector = request.app[CONNECTORS].get(platform)
+    if connector is None:
+        raise _error(web.HTTPNotFound, f"the {platform} connector is not configured")
+    return connector
+
+
+async def receive(request: web.Request) -> web.Response:
+    """POST /webhooks/{platform}: signature, validation, dedupe, durable receipt, 200."""
+    platform = request.match_info["platform"]
+    connector = _connector(request, platform)
+    body = await request.read()
+    if SIGNATURE_HEADERS[platform] not in request.headers:
+        raise _error(web.HTTPUnauthorized, "missing signature")
+    if not connector.verify(body, request.headers):
+        raise _error(web.HTTPForbidden, "invalid signature")
+    if request.content_type != "application/json":
+        raise _error(web.HTTPUnsupportedMediaType, "send application/json")
+    try:
+        messages = connector.parse(body)
+    except ValueError as exc:
+        raise _error(web.HTTPBadRequest, f"malformed webhook: {exc}") from None
+    redis, cipher, metrics = request.app[REDIS], request.app[CIPHER], request.app[METRICS]
+    new = 0
+    for message in messages:
+        is_new = await record(redis, cipher, message)
+        new += is_new
+        metrics.webhooks.labels(platform=platform, outcome="new" if is_new else "duplicate").inc()
+    return web.json_response({"received": len(messages), "new": new})
+
+
+async def meta_subscribe(request: web.Request) -> web.Response:
+    """GET /webhooks/meta: Meta's subscription handshake."""
+    connector = _connector(request, "meta")
+    token = request.app[SETTINGS].meta_verify_token
+    if token is None:
+        raise _error(web.HTTPForbidden, "TRIAGE_META_VERIFY_TOKEN is not set")
+    challenge = connector.verify_subscription(  # type: ignore[attr-defined]
+        request.query, token.get_secret_value()
+    )
+    if challenge is None:
+        raise _error(web.HTTPForbidden, "verification failed")
+    return web.Response(text=str(challenge))
+
+
+async def x_crc(request: web.Request) -> web.Response:
+    """GET /webhooks/x: X's challenge-response check."""
+    connector = _connector(request, "x")
+    crc_token = request.query.get("crc_token", "")
+    if not crc_token or len(crc_token) > 512:
+        raise _error(web.HTTPBadRequest, "crc_token is required")
+    return web.json_response(connector.crc_response(crc_token))  # type: ignore[attr-defined]
+
+
+def build_connectors(app: web.Application) -> dict[str, Connector]:
+    """Connectors for the platforms whose secrets are configured."""
+    settings = app[SETTINGS]
+    connectors: dict[str, Connector] = {}
+    if settings.meta_app_secret is not None:
+        from bot.connectors.meta import MetaConnector
+
+        connectors["meta"] = MetaConnector(
+            app_secret=settings.meta_app_secret.get_secret_value(),
+            page_token=(
+                settings.meta_page_token.get_secret_value() if settings.meta_page_token else ""
+            ),
+            graph_url=settings.meta_graph_url,
+            page_id=settings.meta_page_id,
+        )
+    if settings.x_consumer_secret is not None:
+        from bot.connectors.x import XConnector
+
+        connectors["x"] = XConnector(
+            consumer_secret=settings.x_consumer_secret.get_secret_value(),
+            bearer_token=settings.x_bearer_token.get_secret_value()
+            if settings.x_bearer_token
+            else "",
+            api_url=settings.x_api_url,
+            account_id=settings.x_account_id,
+        )
+    return connectors
+
+
+async def cipher_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The at-rest cipher: configured keys, or a key file kept under data_dir."""
+    settings = app[SETTINGS]
+    if settings.encryption_keys is not None:
+        spec = settings.encryption_keys.get_secret_value()
+    else:
+        spec = await asyncio.to_thread(
+            load_or_create_key_file, settings.data_dir / "keys" / "triage.keys"
+        )
+    app[CIPHER] = Cipher.from_spec(spec)
+    app[CONNECTORS] = build_connectors(app)
+    yield
+
+
+async def http_ctx(app: web.Application) -> AsyncIterator[None]:
+    """One client session for every platform call."""
+    async with ClientSession(timeout=ClientTimeout(total=15)) as session:
+        app[HTTP] = session
+        yield
+
+
+async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Start the in-process triage workers; stop them gracefully on shutdown."""
+    settings = app[SETTINGS]
+    connectors: dict[str, Connector] = app[CONNECTORS]
+    stop = asyncio.Event()
+    workers = [
+        Worker(
+            redis=app[REDIS],
+            cipher=app[CIPHER],
+            engine=app[ENGINE],
+            connectors=connectors,
+            session=app[HTTP],
+            pool=app[NLP_POOL],
+            metrics=app[METRICS],
+            config=WorkerConfig(
+                name=f"{settings.host}:{settings.port}:{id(app)}:{n}",
+                lease_ms=int(settings.worker_lease_s * 1000),
+                attempts=settings.outbound_attempts,
+            ),
+        )
+        for n in range(settings.workers)
+    ]
+    if workers:
+        await workers[0].ensure_group()
+    tasks = [asyncio.create_task(w.run(stop)) for w in workers]
+    try:
+        yield
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,249 @@
+"""Triage workers: consume receipts at least once, decide once, act at most once.
+
+Each receipt is read through a Redis Streams consumer group. A worker that dies leaves
+its receipts pending; after the lease any worker reclaims them (XAUTOCLAIM). The first
+Decision stored for a message wins, and every outbound action is marked before it is
+sent, so a redelivery or a reclaim never produces a second public reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import cast
+
+from aiohttp import ClientSession
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from bot.connectors.base import Connector, InboundMessage, OutboundAction, OutboundError
+from bot.intake import open_payload
+from bot.metrics import Metrics
+from escalation import keys
+from escalation.crypto import Cipher, CryptoError
+from nlu.engine import MAX_TEXT_CHARS, TriageEngine
+from nlu.models import Decision
+
+log = logging.getLogger("triagebot.worker")
+
+# KEYS: escalated marker, escalation stream. ARGV: ttl, platform, id, encrypted payload.
+_ESCALATE = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return redis.call('XADD', KEYS[2], '*', 'platform', ARGV[2], 'id', ARGV[3], 'payload', ARGV[4])
+end
+return false
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    """How a worker reads, leases and retries."""
+
+    name: str
+    batch: int = 32
+    lease_ms: int = 30_000
+    block_ms: int = 1_000
+    attempts: int = 5
+    backoff_s: float = 0.5
+
+
+_Entry = tuple[bytes, dict[bytes, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Receipt:
+    entry_id: bytes
+    message: InboundMessage
+
+
+class Worker:
+    """One consumer of the inbox stream."""
+
+    def __init__(
+        self,
+        *,
+        redis: Redis,
+        cipher: Cipher,
+        engine: TriageEngine,
+        connectors: Mapping[str, Connector],
+        session: ClientSession,
+        pool: Executor,
+        metrics: Metrics,
+        config: WorkerConfig,
+    ) -> None:
+        self.redis, self.cipher, self.engine = redis, cipher, engine
+        self.connectors, self.session, self.pool = connectors, session, pool
+        self.metrics, self.config = metrics, config
+
+    async def ensure_group(self) -> None:
+        """Create the consumer group (and stream) if this is the first worker ever."""
+        try:
+            await self.redis.xgroup_create(keys.INBOX, keys.INBOX_GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set; errors are logged and retried, never fatal."""
+        await self.ensure_group()
+        while not stop.is_set():
+            try:
+                await self.step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("worker step failed", extra={"worker": self.config.name})
+                await asyncio.sleep(1)
+
+    async def step(self) -> int:
+        """Reclaim expired leases, read new receipts, process them; returns how many."""
+        cfg = self.config
+        claimed = await self.redis.xautoclaim(
+            keys.INBOX, keys.INBOX_GROUP, cfg.name, cfg.lease_ms, "0-0", count=cfg.batch
+        )
+        entries = list(claimed[1])
+        if len(entries) < cfg.batch:
+            fresh = await self.redis.xreadgroup(
+                keys.INBOX_GROUP,
+                cfg.name,
+                {keys.INBOX: ">"},
+                count=cfg.batch - len(entries),
+                block=None if entries else cfg.block_ms,
+            )
+            streams = cast(list[tuple[bytes, list[_Entry]]], fresh or [])
+            for _, stream_entries in streams:
+                entries.extend(stream_entries)
+        receipts = []
+        for entry in entries:
+            receipt = await self._open(entry)
+            if receipt is not None:
+                receipts.append(receipt)
+        if receipts:
+            await self._process(receipts)
+        return len(receipts)
+
+    async def _open(self, entry: _Entry) -> _Receipt | None:
+        entry_id, fields = entry
+        try:
+            platform = fields[b"platform"].decode()
+            message_id = fields[b"id"].decode()
+            message = open_payload(self.cipher, platform, message_id, fields[b"payload"])
+        except (KeyError, UnicodeDecodeError, CryptoError, ValueError):
+            # Unreadable receipts cannot be processed by anyone: acknowledge and count them.
+            log.error("dropping unreadable receipt", extra={"entry": entry_id.decode()})
+            self.metrics.receipts_dropped.inc()
+            await self._ack(entry_id)
+            return None
+        return _Receipt(entry_id, message)
+
+    async def _process(self, receipts: Sequence[_Receipt]) -> None:
+        decisions = await self._decide([r.message for r in receipts])
+        for receipt, decision in zip(receipts, decisions, strict=True):
+            message = receipt.message
+            if decision.action in ("escalate", "emergency"):
+                await self._hand_over(message, decision)
+            connector = self.connectors.get(message.platform)
+            if connector is not None:
+                for index, action in enumerate(connector.plan(message, decision, None)):
+                    await self._act(connector, message, index, action)
+            await self._ack(receipt.entry_id)
+            self.metrics.decisions.labels(action=decision.action).inc()
+            log.info(
+                "message triaged",
+                extra={
+                    "platform": message.platform,
+                    "message_id": message.message_id,
+                    "action": decision.action,
+                    "reasons": decision.reasons,
+                },
+            )
+
+    async def _decide(self, messages: Sequence[InboundMessage]) -> list[Decision]:
+        """The stored Decision of each message, triaging (in the pool) those without one."""
+        stored = await self.redis.mget(
+            [keys.message_decision(m.platform, m.message_id) for m in messages]
+        )
+        todo = [m for m, s in zip(messages, stored, strict=True) if s is None]
+        if todo:
+            started = time.perf_counter()
+            items = [(m.message_id, m.text[:MAX_TEXT_CHARS]) for m in todo]
+            loop = asyncio.get_running_loop()
+            made = await loop.run_in_executor(self.pool, self.engine.triage_many, items)
+            self.metrics.latency.observe((time.perf_counter() - started) / len(todo))
+            for message, decision in zip(todo, made, strict=True):
+                # First decision wins: a reclaimed receipt never gets a different answer.
+                await self.redis.set(
+                    keys.message_decision(message.platform, message.message_id),
+                    decision.model_dump_json(),
+                    nx=True,
+                    ex=keys.DEDUPE_TTL_S,
+                )
+            stored = await self.redis.mget(
+                [keys.message_decision(m.platform, m.message_id) for m in messages]
+            )
+        return [Decision.model_validate_json(s) for s in stored if s is not None]
+
+    async def _hand_over(self, message: InboundMessage, decision: Decision) -> None:
+        """Queue an escalation for the human queue, exactly once, encrypted."""
+        blob = self.cipher.encrypt(
+            message.model_dump_json().encode() + b"\n" + decision.model_dump_json().encode(),
+            f"escalation:{message.platform}:{message.message_id}".encode(),
+        )
+        await self.redis.eval(
+            _ESCALATE,
+            2,
+            keys.escalated(message.platform, message.message_id),
+            keys.ESCALATIONS,
+            keys.DEDUPE_TTL_S,
+            message.platform,
+            message.message_id,
+            blob,
+        )
+
+    async def _act(
+        self, connector: Connector, message: InboundMessage, index: int, action: OutboundAction
+    ) -> None:
+        """Send one action at most once, retrying 429/5xx with exponential backoff."""
+        state_key = keys.actions(message.platform, message.message_id)
+        if not await self.redis.hsetnx(state_key, str(index), "pending"):
+            return  # marked by an earlier attempt: never send twice
+        await self.redis.expire(state_key, keys.DEDUPE_TTL_S)
+        cfg = self.config
+        for attempt in range(1, cfg.attempts + 1):
+            try:
+                await connector.send(self.session, action)
+            except OutboundError as exc:
+                self.metrics.outbound.labels(
+                    platform=message.platform, kind=action.kind, result="error"
+                ).inc()
+                if exc.retryable and attempt < cfg.attempts:
+                    await asyncio.sleep(cfg.backoff_s * 2 ** (attempt - 1))
+                    continue
+                await self.redis.hset(state_key, str(index), f"failed:{exc.status}")
+                log.warning(
+                    "outbound action failed",
+                    extra={
+                        "platform": message.platform,
+                        "message_id": message.message_id,
+                        "kind": str(action.kind),
+                        "status": exc.status,
+                        "attempts": attempt,
+                    },
+                )
+                return
+            self.metrics.outbound.labels(
+                platform=message.platform, kind=action.kind, result="sent"
+            ).inc()
+            await self.redis.hset(state_key, str(index), "sent")
+            return
+
+    async def _ack(self, entry_id: bytes) -> None:
+        # Acknowledge and delete: the encrypted receipt is not kept once handled.
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xack(keys.INBOX, keys.INBOX_GROUP, entry_id)
+            pipe.xdel(keys.INBOX, entry_id)
+            await pipe.execute()

@@ -1,0 +1,98 @@
+"""Encryption at rest for message content: AES-256-GCM with a key id in every ciphertext.
+
+Keys are given as `kid:base64key[,kid:base64key…]`; the first one encrypts, all of them
+decrypt, so keys rotate by putting a new one first and dropping the old one once nothing
+encrypted with it is left.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+_MAGIC = b"tb1"
+_NONCE = 12
+_KEY_BYTES = 32
+
+
+class CryptoError(ValueError):
+    """A key specification or a ciphertext is invalid (the message never holds secrets)."""
+
+
+class Cipher:
+    """Encrypts with the active key; decrypts with whichever key id the ciphertext names."""
+
+    def __init__(self, keys: Mapping[str, bytes], active: str) -> None:
+        if active not in keys:
+            raise CryptoError("the active key id is not among the keys")
+        for kid, key in keys.items():
+            if not kid or len(kid) > 32 or not kid.isascii() or ":" in kid or "," in kid:
+                raise CryptoError("key ids are 1-32 ASCII characters without ':' or ','")
+            if len(key) != _KEY_BYTES:
+                raise CryptoError(f"key {kid!r} must be {_KEY_BYTES} bytes")
+        self._aead = {kid: AESGCM(key) for kid, key in keys.items()}
+        self.active = active
+
+    def __repr__(self) -> str:
+        return f"Cipher(active={self.active!r}, keys={sorted(self._aead)!r})"
+
+    @classmethod
+    def from_spec(cls, spec: str) -> Cipher:
+        """Parse `kid:base64key,kid:base64key`; the first key is the active one."""
+        keys: dict[str, bytes] = {}
+        for part in (p.strip() for p in spec.split(",") if p.strip()):
+            kid, sep, encoded = part.partition(":")
+            if not sep:
+                raise CryptoError("each key must look like kid:base64key")
+            try:
+                keys[kid] = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+            except (binascii.Error, ValueError):
+                raise CryptoError(f"key {kid!r} is not valid base64") from None
+        if not keys:
+            raise CryptoError("no encryption key given")
+        return cls(keys, next(iter(keys)))
+
+    def encrypt(self, plaintext: bytes, context: bytes = b"") -> bytes:
+        """Ciphertext naming its key; `context` (e.g. a key name) is authenticated too."""
+        nonce = os.urandom(_NONCE)
+        kid = self.active.encode()
+        sealed = self._aead[self.active].encrypt(nonce, plaintext, _MAGIC + kid + context)
+        return _MAGIC + bytes([len(kid)]) + kid + nonce + sealed
+
+    def decrypt(self, blob: bytes, context: bytes = b"") -> bytes:
+        """Plaintext of a ciphertext made by `encrypt` with the same context."""
+        if not blob.startswith(_MAGIC) or len(blob) < len(_MAGIC) + 1:
+            raise CryptoError("not a triagebot ciphertext")
+        size = blob[len(_MAGIC)]
+        start = len(_MAGIC) + 1
+        kid = blob[start : start + size]
+        nonce = blob[start + size : start + size + _NONCE]
+        aead = self._aead.get(kid.decode("ascii", "replace"))
+        if aead is None:
+            raise CryptoError("ciphertext was made with an unknown key")
+        try:
+            return aead.decrypt(nonce, blob[start + size + _NONCE :], _MAGIC + kid + context)
+        except InvalidTag:
+            raise CryptoError("ciphertext failed authentication") from None
+
+
+def new_key_spec(kid: str = "k1") -> str:
+    """A fresh random key in the settings format."""
+    return f"{kid}:{base64.urlsafe_b64encode(secrets.token_bytes(_KEY_BYTES)).decode()}"
+
+
+def load_or_create_key_file(path: Path) -> str:
+    """The key spec kept in `path`, created (mode 0600) on first use for a single-host install."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(new_key_spec() + "\n")
+    return path.read_text().strip()

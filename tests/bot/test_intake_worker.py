@@ -1,0 +1,99 @@
+"""Durable intake and workers on a real Redis: once-only receipts, reclaim after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from aiohttp import ClientSession
+from redis.asyncio import Redis
+
+from bot.connectors.base import InboundMessage, MessageKind
+from bot.intake import record
+from bot.metrics import Metrics
+from bot.worker import Worker, WorkerConfig
+from escalation import keys
+from escalation.crypto import Cipher, new_key_spec
+from nlu.engine import TriageEngine
+from nlu.models import Decision
+
+CIPHER = Cipher.from_spec(new_key_spec())
+SECRET_TEXT = "I'm Harold Finch, ssn 123-45-6789, my chemo was cancelled"
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+def message(message_id: str, text: str = SECRET_TEXT) -> InboundMessage:
+    return InboundMessage(
+        platform="meta", message_id=message_id, kind=MessageKind.COMMENT, author_id="u1", text=text
+    )
+
+
+def worker(
+    redis: Redis, engine: TriageEngine, session: ClientSession, name: str, lease_ms: int = 30_000
+) -> Worker:
+    return Worker(
+        redis=redis,
+        cipher=CIPHER,
+        engine=engine,
+        connectors={},
+        session=session,
+        pool=ThreadPoolExecutor(1),
+        metrics=Metrics(),
+        config=WorkerConfig(name=name, lease_ms=lease_ms, block_ms=50),
+    )
+
+
+async def test_a_redelivered_message_is_recorded_once_and_encrypted(redis: Redis) -> None:
+    results = [await record(redis, CIPHER, message("c1")) for _ in range(10)]
+    assert results == [True] + [False] * 9
+    entries = await redis.xrange(keys.INBOX)
+    assert len(entries) == 1
+    raw = b"".join(v for _, fields in entries for v in fields.values())
+    assert b"Harold" not in raw
+    assert b"123-45-6789" not in raw
+
+
+async def test_worker_decides_hands_over_and_acknowledges(
+    redis: Redis, engine: TriageEngine
+) -> None:
+    await record(redis, CIPHER, message("c2"))
+    async with ClientSession() as session:
+        w = worker(redis, engine, session, "w1")
+        await w.ensure_group()
+        assert await w.step() == 1
+    decision = Decision.model_validate_json(await redis.get(keys.message_decision("meta", "c2")))
+    assert decision.action == "escalate"
+    assert await redis.xlen(keys.INBOX) == 0  # acknowledged and deleted
+    escalations = await redis.xrange(keys.ESCALATIONS)
+    assert len(escalations) == 1
+    assert b"Harold" not in b"".join(escalations[0][1].values())
+
+
+async def test_a_crashed_workers_receipt_is_reclaimed_and_processed_once(
+    redis: Redis, engine: TriageEngine
+) -> None:
+    await record(redis, CIPHER, message("c3", "where do I park?"))
+    async with ClientSession() as session:
+        first = worker(redis, engine, session, "dies", lease_ms=200)
+        await first.ensure_group()
+        # The first worker reads the receipt and dies before acknowledging it.
+        read = await redis.xreadgroup(keys.INBOX_GROUP, "dies", {keys.INBOX: ">"}, count=1)
+        assert len(read[0][1]) == 1
+        second = worker(redis, engine, session, "survivor", lease_ms=200)
+        assert await second.step() == 0  # still leased to the dead worker
+        await asyncio.sleep(0.3)
+        assert await second.step() == 1  # lease expired: reclaimed
+        assert await second.step() == 0  # and only once
+    pending = await redis.xpending(keys.INBOX, keys.INBOX_GROUP)
+    assert pending["pending"] == 0
+    stored = await redis.get(keys.message_decision("meta", "c3"))
+    assert Decision.model_validate_json(stored).action == "reply"
