@@ -25,6 +25,7 @@ from bot.intake import open_payload
 from bot.metrics import Metrics
 from escalation import keys
 from escalation.crypto import Cipher, CryptoError
+from nlu import templates
 from nlu.engine import MAX_TEXT_CHARS, TriageEngine
 from nlu.models import Decision
 
@@ -148,7 +149,12 @@ class Worker:
                 await self._hand_over(message, decision)
             connector = self.connectors.get(message.platform)
             if connector is not None:
-                for index, action in enumerate(connector.plan(message, decision, None)):
+                invite = (
+                    templates.PRIVATE_INVITE
+                    if decision.action in ("escalate", "emergency")
+                    else None
+                )
+                for index, action in enumerate(connector.plan(message, decision, invite)):
                     await self._act(connector, message, index, action)
             await self._ack(receipt.entry_id)
             self.metrics.decisions.labels(action=decision.action).inc()

@@ -26,4 +26,10 @@ FALLBACK_REPLY: Final = (
     "For anything else, please call us at (555) 010-2000."
 )
 
+# Sent in private (Messenger private reply, X DM), never in public.
+PRIVATE_INVITE: Final = (
+    "Hi, this is the Riverside Health team. We saw your message and would like to help. "
+    "Please reply here and a member of our staff will follow up with you privately."
+)
+
 ALL: Final = (ESCALATION_ACK, EMERGENCY_REPLY, FALLBACK_REPLY)

@@ -1,0 +1,309 @@
+"""X (Twitter): Account Activity webhooks in; replies, hidden replies and DMs out via API v2."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from typing import Annotated
+
+from aiohttp import ClientError, ClientSession, ClientTimeout
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from bot.connectors.base import (
+    ActionKind,
+    InboundMessage,
+    MessageKind,
+    OutboundAction,
+    OutboundError,
+)
+from nlu.models import Decision, Signal
+
+SIGNATURE_HEADER = "x-twitter-webhooks-signature"
+_SIGNATURE_PREFIX = "sha256="
+_MALFORMED = "malformed X webhook body"
+# X ids are 64-bit snowflakes written in decimal. Checking the shape on the way in and again
+# before an id goes into a URL path keeps a hostile id from reaching another endpoint.
+_ID = re.compile(r"[0-9]{1,20}")  # used with fullmatch: "$" would accept a trailing newline
+
+XId = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,20}$")]
+
+
+class _Event(BaseModel):
+    # X adds fields over time; only the ones read here are checked.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _User(_Event):
+    id_str: XId
+    screen_name: str | None = Field(default=None, max_length=50)
+
+
+class _ExtendedTweet(_Event):
+    full_text: str
+
+
+class _Tweet(_Event):
+    id_str: XId
+    text: str
+    user: _User
+    in_reply_to_status_id_str: XId | None = None
+    extended_tweet: _ExtendedTweet | None = None
+    retweeted_status: dict[str, object] | None = None
+
+
+class _Target(_Event):
+    recipient_id: XId
+
+
+class _MessageData(_Event):
+    text: str
+
+
+class _MessageCreate(_Event):
+    sender_id: XId
+    target: _Target
+    message_data: _MessageData
+
+
+class _DirectMessageEvent(_Event):
+    type: str
+    # Optional here so that event types we skip may have other shapes; checked when read.
+    id: XId | None = None
+    message_create: _MessageCreate | None = None
+
+
+class _DirectMessageUser(_Event):
+    screen_name: str | None = Field(default=None, max_length=50)
+
+
+class _Payload(_Event):
+    for_user_id: XId | None = None
+    tweet_create_events: list[_Tweet] = Field(default_factory=list)
+    direct_message_events: list[_DirectMessageEvent] = Field(default_factory=list)
+    users: dict[str, _DirectMessageUser] = Field(default_factory=dict)
+
+
+def _signature(secret: str, data: bytes) -> bytes:
+    return hmac.new(secret.encode(), data, hashlib.sha256).digest()
+
+
+def _carries_phi(decision: Decision) -> bool:
+    return any(
+        reason.startswith("phi:") or reason == Signal.HEALTH_INFO.value
+        for reason in decision.reasons
+    )
+
+
+class XConnector:
+    """One X account: verifies and parses its webhooks, plans and sends its actions."""
+
+    platform = "x"
+
+    def __init__(
+        self,
+        consumer_secret: str,
+        bearer_token: str,
+        api_url: str,
+        account_id: str | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        # An empty secret would make every forged signature valid.
+        if not consumer_secret or not bearer_token:
+            raise ValueError("X consumer secret and bearer token must not be empty")
+        if account_id is not None and not _ID.fullmatch(account_id):
+            raise ValueError("X account id must be a numeric id")
+        self._consumer_secret = consumer_secret
+        self._bearer_token = bearer_token
+        self._api_url = api_url.rstrip("/")
+        self.account_id = account_id
+        self._timeout = ClientTimeout(total=timeout_s)
+
+    def __repr__(self) -> str:
+        return f"XConnector(api_url={self._api_url!r}, account_id={self.account_id!r})"
+
+    def crc_response(self, crc_token: str) -> dict[str, str]:
+        """The answer to X's Challenge-Response Check for `crc_token`."""
+        digest = _signature(self._consumer_secret, crc_token.encode())
+        return {"response_token": _SIGNATURE_PREFIX + base64.b64encode(digest).decode()}
+
+    def verify(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        """True when `x-twitter-webhooks-signature` is the HMAC of the raw body."""
+        # Callers may pass a plain dict, whose lookups are case-sensitive, not a CIMultiDict.
+        value = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER), None)
+        if value is None or not value.startswith(_SIGNATURE_PREFIX):
+            return False
+        try:
+            given = base64.b64decode(value.removeprefix(_SIGNATURE_PREFIX), validate=True)
+        except ValueError:  # binascii.Error and non-ASCII input both land here
+            return False
+        return hmac.compare_digest(given, _signature(self._consumer_secret, body))
+
+    def parse(self, body: bytes) -> list[InboundMessage]:
+        """Mentions and DMs written to our account; ValueError when the body is malformed."""
+        try:
+            payload = _Payload.model_validate_json(body)
+        except ValidationError:
+            # pydantic's message quotes the input, which may hold PHI: say nothing about it.
+            raise ValueError(_MALFORMED) from None
+        account = payload.for_user_id or self.account_id
+        ours = {i for i in (payload.for_user_id, self.account_id) if i is not None}
+        messages = [
+            self._mention(tweet, account)
+            for tweet in payload.tweet_create_events
+            # Our own tweets and retweets of anything are not questions to triage.
+            if tweet.user.id_str not in ours and tweet.retweeted_status is None
+        ]
+        for event in payload.direct_message_events:
+            if event.type != "message_create":
+                continue
+            if event.id is None or event.message_create is None:
+                raise ValueError(_MALFORMED)
+            sender = event.message_create.sender_id
+            if sender in ours:  # DMs we sent come back as events too
+                continue
+            user = payload.users.get(sender)
+            messages.append(
+                InboundMessage(
+                    platform=self.platform,
+                    message_id=event.id,
+                    kind=MessageKind.DIRECT,
+                    author_id=sender,
+                    text=event.message_create.message_data.text,
+                    thread_id=sender,
+                    account_id=account,
+                    author_name=user.screen_name if user is not None else None,
+                )
+            )
+        return messages
+
+    def _mention(self, tweet: _Tweet, account: str | None) -> InboundMessage:
+        # `text` is cut at 140 characters when the tweet is longer; the full text is elsewhere.
+        text = tweet.extended_tweet.full_text if tweet.extended_tweet is not None else tweet.text
+        return InboundMessage(
+            platform=self.platform,
+            message_id=tweet.id_str,
+            kind=MessageKind.MENTION,
+            author_id=tweet.user.id_str,
+            text=text,
+            thread_id=tweet.in_reply_to_status_id_str or tweet.id_str,
+            account_id=account,
+            author_name=tweet.user.screen_name,
+        )
+
+    def plan(
+        self, message: InboundMessage, decision: Decision, invite: str | None
+    ) -> list[OutboundAction]:
+        """X actions for a decision; `invite` is the private-channel invitation."""
+        if decision.action == "ignore":
+            return []
+        if message.kind is MessageKind.MENTION:
+            return self._plan_mention(message, decision, invite)
+        if message.kind is MessageKind.DIRECT:
+            return self._plan_direct(message, decision, invite)
+        return []
+
+    def _plan_mention(
+        self, message: InboundMessage, decision: Decision, invite: str | None
+    ) -> list[OutboundAction]:
+        reply = (
+            self._action(ActionKind.REPLY, message, message.message_id, decision.reply)
+            if decision.reply is not None
+            else None
+        )
+        if decision.action == "reply":
+            return [reply] if reply is not None else []
+        # X only lets an account hide replies in conversations it started; a top-level
+        # mention cannot be hidden, and asking would only earn a 403.
+        is_reply = message.thread_id not in (None, message.message_id)
+        hide = (
+            self._action(ActionKind.HIDE, message, message.message_id)
+            if _carries_phi(decision) and is_reply
+            else None
+        )
+        private = (
+            self._action(ActionKind.DIRECT, message, message.author_id, invite)
+            if invite is not None
+            else None
+        )
+        # Escalations hide first so that PHI leaves public view before anything else;
+        # an emergency answers first because the safety reply is what matters most.
+        order = [reply, hide, private] if decision.action == "emergency" else [hide, reply, private]
+        return [action for action in order if action is not None]
+
+    def _plan_direct(
+        self, message: InboundMessage, decision: Decision, invite: str | None
+    ) -> list[OutboundAction]:
+        if decision.action == "escalate":
+            texts = [invite if invite is not None else decision.reply]
+        elif decision.action == "emergency":
+            # The safety reply goes first; the invitation lets staff carry on in private.
+            texts = [decision.reply, invite]
+        else:
+            texts = [decision.reply]
+        return [
+            self._action(ActionKind.DIRECT, message, message.author_id, text)
+            for text in texts
+            if text is not None
+        ]
+
+    def _action(
+        self, kind: ActionKind, message: InboundMessage, target_id: str, text: str | None = None
+    ) -> OutboundAction:
+        return OutboundAction(
+            kind=kind,
+            platform=self.platform,
+            target_id=target_id,
+            text=text,
+            account_id=message.account_id,
+        )
+
+    async def send(self, session: ClientSession, action: OutboundAction) -> None:
+        """Perform one action; OutboundError (retryable for 429, 5xx and network errors)."""
+        method, path, payload = self._request(action)
+        try:
+            async with session.request(
+                method,
+                self._api_url + path,
+                json=payload,
+                headers={"Authorization": f"Bearer {self._bearer_token}"},
+                timeout=self._timeout,
+                # A redirect of a POST would be replayed as a GET: treat it as an error.
+                allow_redirects=False,
+            ) as response:
+                status = response.status
+        except (ClientError, TimeoutError) as exc:
+            # `from None`: aiohttp's message is not ours to vouch for in logs.
+            raise OutboundError(
+                None, retryable=True, detail=f"X {action.kind} failed: {type(exc).__name__}"
+            ) from None
+        if 200 <= status < 300:
+            return
+        raise OutboundError(
+            status,
+            retryable=status == 429 or status >= 500,
+            detail=f"X {action.kind} returned HTTP {status}",
+        )
+
+    def _request(self, action: OutboundAction) -> tuple[str, str, dict[str, object]]:
+        """Method, path and JSON body for an action; OutboundError when X cannot do it."""
+        if action.platform != self.platform:
+            raise OutboundError(None, retryable=False, detail="action is not for X")
+        target = action.target_id
+        if not _ID.fullmatch(target):
+            raise OutboundError(None, retryable=False, detail="target is not an X id")
+        if action.kind is ActionKind.HIDE:
+            return "PUT", f"/tweets/{target}/hidden", {"hidden": True}
+        if not action.text:
+            raise OutboundError(None, retryable=False, detail=f"X {action.kind} needs a text")
+        if action.kind is ActionKind.REPLY:
+            return (
+                "POST",
+                "/tweets",
+                {"text": action.text, "reply": {"in_reply_to_tweet_id": target}},
+            )
+        if action.kind is ActionKind.DIRECT:
+            return "POST", f"/dm_conversations/with/{target}/messages", {"text": action.text}
+        raise OutboundError(None, retryable=False, detail=f"X has no {action.kind} action")

@@ -1,0 +1,217 @@
+"""Meta end to end: signed webhooks into the real app, a local server playing the Graph API."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
+from redis.asyncio import Redis
+
+from bot.app import create_app
+from bot.settings import Settings
+from escalation import keys
+
+APP_SECRET = "meta-app-secret-for-tests"
+VERIFY_TOKEN = "verify-me"
+PAGE_ID = "104857362918273"
+
+
+class GraphApi:
+    """A local stand-in for graph.facebook.com that records every call."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.app = web.Application()
+        self.app.router.add_post("/v21.0/{path:.*}", self.handle)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.calls.append(
+            {
+                "path": request.match_info["path"],
+                "auth": request.headers.get("Authorization"),
+                "json": await request.json(),
+            }
+        )
+        return web.json_response({"success": True, "id": f"out_{len(self.calls)}"})
+
+    def to(self, comment_id: str) -> list[dict[str, Any]]:
+        return [c for c in self.calls if comment_id in c["path"] or comment_id in json.dumps(c)]
+
+
+@pytest.fixture(scope="module")
+async def graph() -> AsyncIterator[tuple[GraphApi, str]]:
+    api = GraphApi()
+    async with TestServer(api.app) as server:
+        yield api, str(server.make_url("/v21.0"))
+
+
+@pytest.fixture(scope="module")
+async def client(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str, graph: tuple[GraphApi, str]
+) -> AsyncIterator[TestClient]:
+    redis = Redis.from_url(redis_url)
+    await redis.flushdb()
+    await redis.aclose()
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path_factory.mktemp("var"),
+        redis_url=SecretStr(redis_url),
+        meta_app_secret=SecretStr(APP_SECRET),
+        meta_page_token=SecretStr("page-token"),
+        meta_verify_token=SecretStr(VERIFY_TOKEN),
+        meta_graph_url=graph[1],
+        meta_page_id=PAGE_ID,
+        workers=1,
+        outbound_attempts=2,
+    )
+    async with TestClient(TestServer(create_app(settings))) as test_client:
+        yield test_client
+
+
+def comment(comment_id: str, text: str) -> bytes:
+    body = {
+        "object": "page",
+        "entry": [
+            {
+                "id": PAGE_ID,
+                "time": 1733413001,
+                "changes": [
+                    {
+                        "field": "feed",
+                        "value": {
+                            "item": "comment",
+                            "verb": "add",
+                            "comment_id": comment_id,
+                            "post_id": f"{PAGE_ID}_42",
+                            "parent_id": f"{PAGE_ID}_42",
+                            "from": {"id": "5532019987431276", "name": "A Person"},
+                            "message": text,
+                            "created_time": 1733413000,
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    return json.dumps(body).encode()
+
+
+def signed(body: bytes, secret: str = APP_SECRET) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
+
+
+async def settled(graph: GraphApi, comment_id: str, count: int) -> list[dict[str, Any]]:
+    """Wait (bounded) until `count` calls about a comment reached the Graph API."""
+    for _ in range(200):
+        calls = graph.to(comment_id)
+        if len(calls) >= count:
+            await asyncio.sleep(0.2)  # and give a wrongly duplicated call the chance to show
+            return graph.to(comment_id)
+        await asyncio.sleep(0.05)
+    return graph.to(comment_id)
+
+
+async def test_subscription_handshake(client: TestClient) -> None:
+    ok = await client.get(
+        "/webhooks/meta",
+        params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "42"},
+    )
+    assert (ok.status, await ok.text()) == (200, "42")
+    wrong = await client.get(
+        "/webhooks/meta",
+        params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "42"},
+    )
+    assert wrong.status == 403
+
+
+async def test_routine_comment_gets_a_public_reply(
+    client: TestClient, graph: tuple[GraphApi, str]
+) -> None:
+    body = comment("c_routine", "where do I park for the outpatient clinic?")
+    response = await client.post("/webhooks/meta", data=body, headers=signed(body))
+    assert response.status == 200
+    calls = await settled(graph[0], "c_routine", 1)
+    assert [c["path"] for c in calls] == ["c_routine/comments"]
+    assert "parking" in calls[0]["json"]["message"].lower()
+    assert calls[0]["auth"] == "Bearer page-token"
+
+
+async def test_phi_comment_is_hidden_acknowledged_and_invited_privately(
+    client: TestClient, graph: tuple[GraphApi, str]
+) -> None:
+    text = "I'm Harold Finch, DOB 04/02/1960, my chemo on 4 west got cancelled again"
+    body = comment("c_phi", text)
+    assert (await client.post("/webhooks/meta", data=body, headers=signed(body))).status == 200
+    calls = await settled(graph[0], "c_phi", 3)
+    assert [c["path"] for c in calls] == ["c_phi", "c_phi/comments", f"{PAGE_ID}/messages"]
+    assert calls[0]["json"] == {"is_hidden": True}
+    assert calls[2]["json"]["recipient"] == {"comment_id": "c_phi"}
+    sent = json.dumps([c["json"] for c in calls]).lower()
+    for part in ("harold", "finch", "04/02/1960", "chemo", "4 west"):
+        assert part not in sent
+
+
+async def test_emergency_comment_gets_the_safety_reply(
+    client: TestClient, graph: tuple[GraphApi, str]
+) -> None:
+    body = comment("c_911", "my husband is having a heart attack right now")
+    assert (await client.post("/webhooks/meta", data=body, headers=signed(body))).status == 200
+    calls = await settled(graph[0], "c_911", 2)
+    replies = [c for c in calls if c["path"] == "c_911/comments"]
+    assert len(replies) == 1
+    assert "911" in replies[0]["json"]["message"]
+    assert "988" in replies[0]["json"]["message"]
+
+
+async def test_the_same_delivery_ten_times_gives_one_reply(
+    client: TestClient, graph: tuple[GraphApi, str]
+) -> None:
+    body = comment("c_dup", "what are visiting hours?")
+    answers = [
+        await client.post("/webhooks/meta", data=body, headers=signed(body)) for _ in range(10)
+    ]
+    assert [a.status for a in answers] == [200] * 10
+    assert [(await a.json())["new"] for a in answers] == [1] + [0] * 9
+    calls = await settled(graph[0], "c_dup", 1)
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Content-Type": "application/json"}, 401),
+        ({"Content-Type": "application/json", "X-Hub-Signature-256": "sha256=00"}, 403),
+        ({**signed(b"{}", secret="another-secret")}, 403),
+    ],
+)
+async def test_unsigned_or_wrongly_signed_is_refused_and_not_recorded(
+    client: TestClient, redis_url: str, headers: dict[str, str], status: int
+) -> None:
+    body = comment("c_unsigned", "I'm Harold Finch")
+    response = await client.post("/webhooks/meta", data=body, headers=headers)
+    assert response.status == status
+    assert "Harold" not in await response.text()
+    redis = Redis.from_url(redis_url)
+    assert await redis.exists(keys.seen("meta", "c_unsigned")) == 0
+    await redis.aclose()
+
+
+async def test_malformed_oversized_and_wrong_type_bodies_get_4xx(client: TestClient) -> None:
+    bad_json = b'{"object": "page", "entry": [ Harold'
+    assert (
+        await client.post("/webhooks/meta", data=bad_json, headers=signed(bad_json))
+    ).status == 400
+    huge = b'{"object": "page", "entry": [], "pad": "' + b"x" * (300 * 1024) + b'"}'
+    assert (await client.post("/webhooks/meta", data=huge, headers=signed(huge))).status == 413
+    body = comment("c_type", "hello")
+    headers = {**signed(body), "Content-Type": "text/plain"}
+    assert (await client.post("/webhooks/meta", data=body, headers=headers)).status == 415
