@@ -14,9 +14,10 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.exposition import generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
-from bot.appkeys import ENGINE, METRICS, NLP_POOL, REDIS, SETTINGS
+from bot.appkeys import BATCHER, ENGINE, METRICS, NLP_POOL, REDIS, SETTINGS
+from bot.batcher import TriageBatcher
 from bot.embedded_redis import EmbeddedRedis
 from bot.metrics import Metrics
 from bot.openapi import openapi_handler
@@ -108,12 +109,8 @@ async def post_message(request: web.Request) -> web.Response:
         decision = DecisionOut.model_validate_json(first)
         decision.duplicate = True
         return web.json_response(text=decision.model_dump_json())
-    engine = request.app[ENGINE]
     started = time.perf_counter()
-    loop = asyncio.get_running_loop()
-    result = await loop.run_in_executor(
-        request.app[NLP_POOL], engine.triage, message.message_id, message.text
-    )
+    result = await request.app[BATCHER].triage(message.message_id, message.text)
     out = DecisionOut.model_validate(result.model_dump())
     if not await redis.set(key, out.model_dump_json(), nx=True, ex=keys.DEDUPE_TTL_S):
         # A concurrent delivery of the same id won the race: answer with its decision.
@@ -162,7 +159,9 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         url = embedded.url
     else:
         url = settings.redis_url.get_secret_value()
-    client: Redis = Redis.from_url(url, decode_responses=False)
+    # A blocking pool queues callers under a burst instead of failing them.
+    pool = BlockingConnectionPool.from_url(url, max_connections=64, timeout=10)
+    client: Redis = Redis(connection_pool=pool)
     try:
         await client.ping()
         app[REDIS] = client
@@ -180,9 +179,13 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     app[ENGINE] = await asyncio.to_thread(TriageEngine, config)
     pool = ThreadPoolExecutor(max_workers=settings.nlp_threads, thread_name_prefix="nlp")
     app[NLP_POOL] = pool
+    batcher = TriageBatcher(app[ENGINE], pool, observe=app[METRICS].batch_size.observe)
+    app[BATCHER] = batcher
+    batcher.start()
     try:
         yield
     finally:
+        await batcher.stop()
         pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -205,5 +208,9 @@ def create_app(settings: Settings) -> web.Application:
 
 def serve(settings: Settings) -> int:
     """`triagebot serve`: run until interrupted."""
+    if settings.processes > 1:
+        from bot.supervisor import supervise
+
+        return supervise(settings)
     web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None)
     return 0

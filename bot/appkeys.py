@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import ClientSession, web
 from redis.asyncio import Redis
 
+from bot.batcher import TriageBatcher
 from bot.connectors.base import Connector
 from bot.metrics import Metrics
 from bot.settings import Settings
@@ -21,3 +22,4 @@ METRICS = web.AppKey("metrics", Metrics)
 CIPHER = web.AppKey("cipher", Cipher)
 CONNECTORS = web.AppKey("connectors", dict[str, Connector])
 HTTP = web.AppKey("http", ClientSession)
+BATCHER = web.AppKey("batcher", TriageBatcher)

@@ -16,6 +16,12 @@ class Metrics:
         self.latency = Histogram(
             "triage_seconds", "Time to triage one message", registry=self.registry
         )
+        self.batch_size = Histogram(
+            "triage_batch_size",
+            "Messages triaged together in one NLP pass",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=self.registry,
+        )
         self.webhooks = Counter(
             "triage_webhook_messages",
             "Webhook messages received, by platform and outcome (new, duplicate)",

@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     # explicitly when several hosts share a Redis).
     encryption_keys: SecretStr | None = None
 
-    # Workers consuming the intake stream inside this process.
+    # Server processes sharing the port (the NLP uses one core per process).
+    processes: int = Field(default=1, ge=1, le=64)
+    # Workers consuming the intake stream inside each process.
     workers: int = Field(default=1, ge=0, le=32)
     worker_lease_s: float = Field(default=30.0, gt=0, le=3600)
     outbound_attempts: int = Field(default=5, ge=1, le=20)

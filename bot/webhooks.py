@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator
 
 from aiohttp import ClientSession, ClientTimeout, web
@@ -142,7 +144,7 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
             pool=app[NLP_POOL],
             metrics=app[METRICS],
             config=WorkerConfig(
-                name=f"{settings.host}:{settings.port}:{id(app)}:{n}",
+                name=f"{socket.gethostname()}:{os.getpid()}:{n}",
                 lease_ms=int(settings.worker_lease_s * 1000),
                 attempts=settings.outbound_attempts,
             ),

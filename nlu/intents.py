@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
 
 from nlu.faq import GUARD_CLASSES, FaqContent
 from nlu.models import IntentGuess
@@ -37,46 +40,47 @@ class IntentClassifier:
         # Imported here: scikit-learn is heavy and only the engine needs it.
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import FeatureUnion, Pipeline
 
         texts, labels = zip(*content.training_data(), strict=True)
         self.threshold = threshold
         self.faq_keys = frozenset(content.intents)
-        self._pipeline = Pipeline(
-            [
-                (
-                    "features",
-                    FeatureUnion(
-                        [
-                            (
-                                "words",
-                                TfidfVectorizer(
-                                    ngram_range=(1, 2),
-                                    sublinear_tf=True,
-                                    token_pattern=r"\b\w+\b",  # noqa: S106 - not a password
-                                ),
-                            ),
-                            (
-                                "chars",
-                                TfidfVectorizer(
-                                    analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True
-                                ),
-                            ),
-                        ]
-                    ),
-                ),
-                # newton-cg converges in about a second on a thousand examples; lbfgs needs four.
-                ("model", LogisticRegression(C=20.0, solver="newton-cg", max_iter=200)),
-            ]
+        self._vectorizers = (
+            TfidfVectorizer(
+                ngram_range=(1, 2),
+                sublinear_tf=True,
+                token_pattern=r"\b\w+\b",  # noqa: S106 - not a password
+            ),
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
         )
-        self._pipeline.fit([normalize(t) for t in texts], list(labels))
-        self.classes: tuple[str, ...] = tuple(str(c) for c in self._pipeline.classes_)
+        normalized = [normalize(t) for t in texts]
+        features = self._features(normalized, fit=True)
+        # newton-cg converges in about a second on a thousand examples; lbfgs needs four.
+        model = LogisticRegression(C=20.0, solver="newton-cg", max_iter=200)
+        model.fit(features, list(labels))
+        self.classes: tuple[str, ...] = tuple(str(c) for c in model.classes_)
+        # Prediction is the softmax of a linear score: done directly with numpy, because
+        # scikit-learn's per-call validation costs more than the arithmetic for one message.
+        self._coef = model.coef_.T.copy()
+        self._intercept = model.intercept_.copy()
+
+    def _features(self, normalized: list[str], fit: bool = False) -> Any:
+        from scipy.sparse import hstack
+
+        parts = [
+            v.fit_transform(normalized) if fit else v.transform(normalized)
+            for v in self._vectorizers
+        ]
+        return hstack(parts, format="csr")
 
     def predict_many(self, texts: Sequence[str]) -> list[IntentGuess]:
         """Classify a batch; one probability matrix for all of them."""
         if not texts:
             return []
-        probabilities = self._pipeline.predict_proba([normalize(t) for t in texts])
+        scores = self._features([normalize(t) for t in texts]) @ self._coef + self._intercept
+        scores = np.asarray(scores)
+        scores -= scores.max(axis=1, keepdims=True)
+        probabilities = np.exp(scores)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
         guesses = []
         for row in probabilities:
             ranked = sorted(

@@ -18,7 +18,6 @@ from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
     IbanRecognizer,
     IpRecognizer,
-    PhoneRecognizer,
     SpacyRecognizer,
     UsLicenseRecognizer,
     UsSsnRecognizer,
@@ -34,6 +33,7 @@ from nlu.phi.recognizers.medicare_mbi import MedicareMbiRecognizer
 from nlu.phi.recognizers.member_id import MemberIdRecognizer
 from nlu.phi.recognizers.mrn import MrnRecognizer
 from nlu.phi.recognizers.person_in_context import PersonInContextRecognizer
+from nlu.phi.recognizers.phone import GatedPhoneRecognizer
 from nlu.phi.recognizers.room_bed import RoomBedRecognizer
 from nlu.phi.recognizers.street_address import StreetAddressRecognizer
 from nlu.phi.recognizers.us_zip_code import ZipCodeRecognizer
@@ -49,11 +49,14 @@ _IGNORED_NER_LABELS = (
 NER_PERSON_SCORE = 0.5
 
 
-@Language.component("triage_lower_lemma")
-def _lower_lemma(doc: Doc) -> Doc:
+def lower_lemma(doc: Doc) -> Doc:
+    """presidio's context check compares lemmas; the lower-cased form is enough for it."""
     for token in doc:
         token.lemma_ = token.lower_
     return doc
+
+
+Language.component("triage_lower_lemma", func=lower_lemma)
 
 
 def load_spacy(model: str) -> Language:
@@ -101,7 +104,7 @@ def recognizers() -> list[EntityRecognizer]:
         CreditCardRecognizer(),
         IbanRecognizer(),
         IpRecognizer(),
-        PhoneRecognizer(supported_regions=("US", "GB", "CA", "DE", "FR", "IN", "AU", "SE")),
+        GatedPhoneRecognizer(),
         UsSsnRecognizer(),
         UsLicenseRecognizer(),
         SpacyRecognizer(supported_entities=["PERSON"]),

@@ -1,0 +1,87 @@
+"""`triagebot serve` with several processes: one port, one Redis, N engines.
+
+The NLP is CPU-bound and Python runs one thread of it at a time, so a host with several
+cores serves more by running several processes. They share the listening port
+(SO_REUSEPORT, the kernel spreads connections), the Redis and the key file; the parent
+starts the embedded Redis once, restarts a child that dies, and stops everything on
+SIGTERM or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import time
+from multiprocessing.process import BaseProcess
+from types import FrameType
+
+from pydantic import SecretStr
+
+from bot.embedded_redis import EmbeddedRedis
+from bot.settings import Settings
+from escalation.crypto import load_or_create_key_file
+
+log = logging.getLogger("triagebot.supervisor")
+
+
+def _child(settings: Settings) -> None:
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        reuse_port=True,
+        access_log=None,
+        print=None,
+    )
+
+
+def supervise(settings: Settings) -> int:
+    """Run `settings.processes` servers until SIGTERM / SIGINT."""
+    embedded: EmbeddedRedis | None = None
+    if settings.redis_url is None:
+        embedded = EmbeddedRedis(settings.data_dir / "redis")
+        embedded.start()
+        settings = settings.model_copy(update={"redis_url": SecretStr(embedded.url)})
+    if settings.encryption_keys is None:
+        # Created here, once, so that the children do not race to create it.
+        load_or_create_key_file(settings.data_dir / "keys" / "triage.keys")
+
+    stopping = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    context = multiprocessing.get_context("spawn")
+
+    def spawn() -> BaseProcess:
+        process = context.Process(target=_child, args=(settings,), daemon=False)
+        process.start()
+        return process
+
+    children = [spawn() for _ in range(settings.processes)]
+    log.info("serving", extra={"port": settings.port, "processes": settings.processes})
+    try:
+        while not stopping:
+            for i, child in enumerate(children):
+                if not child.is_alive() and not stopping:
+                    log.warning("restarting a server process", extra={"exitcode": child.exitcode})
+                    children[i] = spawn()
+            time.sleep(0.5)
+    finally:
+        for child in children:
+            if child.is_alive():
+                child.terminate()
+        for child in children:
+            child.join(timeout=30)
+        if embedded is not None:
+            embedded.stop()
+    return 0
