@@ -19,6 +19,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from bot.appkeys import BATCHER, ENGINE, METRICS, NLP_POOL, REDIS, SETTINGS
 from bot.batcher import TriageBatcher
 from bot.embedded_redis import EmbeddedRedis
+from bot.logs import RUNNER_OPTIONS
 from bot.metrics import Metrics
 from bot.openapi import openapi_handler
 from bot.settings import Settings
@@ -212,5 +213,5 @@ def serve(settings: Settings) -> int:
         from bot.supervisor import supervise
 
         return supervise(settings)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, **RUNNER_OPTIONS)
     return 0

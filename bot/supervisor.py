@@ -29,6 +29,7 @@ def _child(settings: Settings) -> None:
     from aiohttp import web
 
     from bot.app import create_app
+    from bot.logs import RUNNER_OPTIONS
 
     logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     web.run_app(
@@ -36,8 +37,8 @@ def _child(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         reuse_port=True,
-        access_log=None,
         print=None,
+        **RUNNER_OPTIONS,
     )
 
 
