@@ -10,14 +10,17 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from presidio_analyzer import LocalRecognizer, RecognizerResult
+from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from nlu.phi.recognizers.base import RegexRecognizer
 
-class AddressInContextRecognizer(LocalRecognizer):
+
+class AddressInContextRecognizer(RegexRecognizer):
     """Text after an address cue, up to and including its last number, within 80 chars."""
 
     ENTITY: ClassVar[str] = "STREET_ADDRESS"
+    EXPLANATION: ClassVar[str] = "address announced by the sentence"
     SCORE: ClassVar[float] = 0.75
     CUE: ClassVar[re.Pattern[str]] = re.compile(
         r"\b(?:(?:my|his|her|their|our|your|new|home|mailing|shipping|billing|current)"
@@ -47,16 +50,6 @@ class AddressInContextRecognizer(LocalRecognizer):
         re.IGNORECASE,
     )
 
-    def __init__(self, supported_language: str = "en") -> None:
-        super().__init__(
-            supported_entities=[self.ENTITY],
-            name=type(self).__name__,
-            supported_language=supported_language,
-        )
-
-    def load(self) -> None:
-        """Nothing to load: the patterns are compiled once."""
-
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
@@ -70,5 +63,5 @@ class AddressInContextRecognizer(LocalRecognizer):
             value = self.VALUE.match(text, cue.end())
             if value is None or self.NOT_ADDRESS.match(text, value.start(1)):
                 continue
-            results.append(RecognizerResult(self.ENTITY, value.start(1), value.end(1), self.SCORE))
+            results.append(self._result(value.start(1), value.end(1), self.SCORE))
         return results

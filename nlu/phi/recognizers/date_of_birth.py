@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
+from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from nlu.phi.recognizers.base import RegexRecognizer
 
 _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
@@ -37,11 +39,12 @@ _DATE = (
 )
 
 
-class DateOfBirthRecognizer(LocalRecognizer):
+class DateOfBirthRecognizer(RegexRecognizer):
     """Recognise dates only when a birth cue precedes them; plain dates never match."""
 
     name: str
     ENTITY: ClassVar[str] = "DATE_OF_BIRTH"
+    EXPLANATION: ClassVar[str] = "date after a birth cue"
     SCORE: ClassVar[float] = 0.9
 
     CUES: ClassVar[tuple[str, ...]] = (
@@ -63,17 +66,6 @@ class DateOfBirthRecognizer(LocalRecognizer):
     )
     NUMERIC: ClassVar[re.Pattern[str]] = re.compile(r"(\d+)[-/.](\d+)(?:[-/.](\d+))?")
 
-    def __init__(self, supported_language: str = "en") -> None:
-        """Create the recognizer for one language (cues are English, formats are common)."""
-        super().__init__(
-            supported_entities=[self.ENTITY],
-            name=type(self).__name__,
-            supported_language=supported_language,
-        )
-
-    def load(self) -> None:
-        """Nothing to load: the pattern is compiled once at class level."""
-
     def analyze(
         self,
         text: str,
@@ -89,7 +81,7 @@ class DateOfBirthRecognizer(LocalRecognizer):
             if not self._plausible(date, match.group("cue")):
                 continue
             start, end = match.span("date")
-            results.append(self._result(start, end))
+            results.append(self._result(start, end, self.SCORE))
         return results
 
     def _plausible(self, date: str, cue: str) -> bool:
@@ -106,22 +98,3 @@ class DateOfBirthRecognizer(LocalRecognizer):
         a, b = int(first), int(second)
         # Accept both month/day and day/month orders.
         return 1 <= a <= 31 and 1 <= b <= 31 and min(a, b) <= 12
-
-    def _result(self, start: int, end: int) -> RecognizerResult:
-        explanation = AnalysisExplanation(
-            recognizer=self.name,
-            original_score=self.SCORE,
-            textual_explanation="date after a birth cue",
-        )
-        return RecognizerResult(
-            entity_type=self.ENTITY,
-            start=start,
-            end=end,
-            score=self.SCORE,
-            analysis_explanation=explanation,
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
-            },
-        )

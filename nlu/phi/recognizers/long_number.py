@@ -10,14 +10,17 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from presidio_analyzer import LocalRecognizer, RecognizerResult
+from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from nlu.phi.recognizers.base import RegexRecognizer
 
-class LongNumberRecognizer(LocalRecognizer):
+
+class LongNumberRecognizer(RegexRecognizer):
     """Seven to nineteen digits in one run, separated at most by single spaces, dots or dashes."""
 
     ENTITY: ClassVar[str] = "ID_NUMBER"
+    EXPLANATION: ClassVar[str] = "seven or more digits in one run"
     SCORE: ClassVar[float] = 0.65
     MIN_DIGITS: ClassVar[int] = 7
     MAX_DIGITS: ClassVar[int] = 19
@@ -25,16 +28,6 @@ class LongNumberRecognizer(LocalRecognizer):
     PATTERN: ClassVar[re.Pattern[str]] = re.compile(
         r"(?<![\w,.])\+?\(?\d++\)?(?:[ .\-/]\(?\d++\)?)*+(?![\w]|[,.]\d)"
     )
-
-    def __init__(self, supported_language: str = "en") -> None:
-        super().__init__(
-            supported_entities=[self.ENTITY],
-            name=type(self).__name__,
-            supported_language=supported_language,
-        )
-
-    def load(self) -> None:
-        """Nothing to load: the pattern is compiled once."""
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
@@ -46,7 +39,5 @@ class LongNumberRecognizer(LocalRecognizer):
         for match in self.PATTERN.finditer(text):
             digits = sum(ch.isdigit() for ch in match.group())
             if self.MIN_DIGITS <= digits <= self.MAX_DIGITS:
-                results.append(
-                    RecognizerResult(self.ENTITY, match.start(), match.end(), self.SCORE)
-                )
+                results.append(self._result(match.start(), match.end(), self.SCORE))
         return results

@@ -5,15 +5,18 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
+from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from nlu.phi.recognizers.base import RegexRecognizer
 
-class MedicareMbiRecognizer(LocalRecognizer):
+
+class MedicareMbiRecognizer(RegexRecognizer):
     """Recognise the 11-character CMS MBI format, scoring it higher near Medicare words."""
 
     name: str
     ENTITY: ClassVar[str] = "MEDICARE_MBI"
+    EXPLANATION: ClassVar[str] = "Medicare identifier format"
     SCORE_WITH_CONTEXT: ClassVar[float] = 0.9
     SCORE_DASHED: ClassVar[float] = 0.6
     SCORE_PLAIN: ClassVar[float] = 0.5
@@ -50,17 +53,6 @@ class MedicareMbiRecognizer(LocalRecognizer):
         re.IGNORECASE,
     )
 
-    def __init__(self, supported_language: str = "en") -> None:
-        """Create the recognizer for one language (the patterns are language-neutral)."""
-        super().__init__(
-            supported_entities=[self.ENTITY],
-            name=type(self).__name__,
-            supported_language=supported_language,
-        )
-
-    def load(self) -> None:
-        """Nothing to load: the patterns are compiled once at class level."""
-
     def analyze(
         self,
         text: str,
@@ -90,23 +82,3 @@ class MedicareMbiRecognizer(LocalRecognizer):
         window_start = max(0, start - self.CONTEXT_BEFORE)
         window_end = min(len(text), end + self.CONTEXT_AFTER)
         return self.CONTEXT.search(text, window_start, window_end) is not None
-
-    def _result(self, start: int, end: int, score: float, boosted: bool) -> RecognizerResult:
-        explanation = AnalysisExplanation(
-            recognizer=self.name,
-            original_score=score,
-            textual_explanation="Medicare identifier format"
-            + (" with Medicare context" if boosted else ""),
-        )
-        return RecognizerResult(
-            entity_type=self.ENTITY,
-            start=start,
-            end=end,
-            score=score,
-            analysis_explanation=explanation,
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: boosted,
-            },
-        )

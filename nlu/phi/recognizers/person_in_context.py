@@ -6,8 +6,10 @@ import re
 from collections.abc import Iterable
 from typing import ClassVar, Final
 
-from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
+from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from nlu.phi.recognizers.base import RegexRecognizer
 
 
 def _words(text: str) -> frozenset[str]:
@@ -50,7 +52,7 @@ def _alternation(words: Iterable[str]) -> str:
     return "|".join(sorted(words, key=lambda w: (-len(w), w)))
 
 
-class PersonInContextRecognizer(LocalRecognizer):
+class PersonInContextRecognizer(RegexRecognizer):
     """Recognise names after kinship/role cues, self-introductions, sign-offs and before DOBs.
 
     Only the name is returned, never the cue. Clinicians ("Dr. Lopez", "nurse Kelly",
@@ -60,6 +62,7 @@ class PersonInContextRecognizer(LocalRecognizer):
 
     name: str
     ENTITY: ClassVar[str] = "PERSON"
+    EXPLANATION: ClassVar[str] = "name introduced by a person cue"
     SCORE_CAPITALISED: ClassVar[float] = 0.9
     SCORE_LOWERCASE: ClassVar[float] = 0.85
     SCORE_SELF: ClassVar[float] = 0.85
@@ -199,17 +202,6 @@ class PersonInContextRecognizer(LocalRecognizer):
     TOKEN: ClassVar[re.Pattern[str]] = re.compile(r"[ \t]*(?P<tok>" + _NAME_WORD + r")(?P<dot>\.)?")
     BARE_NAME_WORD: ClassVar[re.Pattern[str]] = re.compile(_NAME_WORD)
     WORD_AFTER: ClassVar[re.Pattern[str]] = re.compile(r"[ \t]+(?P<tok>[^\W\d_]++)")
-
-    def __init__(self, supported_language: str = "en") -> None:
-        """Create the recognizer for one language (the cue words are English)."""
-        super().__init__(
-            supported_entities=[self.ENTITY],
-            name=type(self).__name__,
-            supported_language=supported_language,
-        )
-
-    def load(self) -> None:
-        """Nothing to load: the patterns are compiled once at class level."""
 
     def analyze(
         self,
@@ -353,22 +345,3 @@ class PersonInContextRecognizer(LocalRecognizer):
         if before.endswith(tuple(self.CLINICIAN_TITLES)):
             return None
         return start, end
-
-    def _result(self, start: int, end: int, score: float) -> RecognizerResult:
-        explanation = AnalysisExplanation(
-            recognizer=self.name,
-            original_score=score,
-            textual_explanation="name introduced by a person cue",
-        )
-        return RecognizerResult(
-            entity_type=self.ENTITY,
-            start=start,
-            end=end,
-            score=score,
-            analysis_explanation=explanation,
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
-            },
-        )

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
+from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from nlu.phi.recognizers.base import RegexRecognizer
 
-class RoomBedRecognizer(LocalRecognizer):
+
+class RoomBedRecognizer(RegexRecognizer):
     """Recognise "room 220", "rm 4B", "ICU bed 7", "room 512 bed 2", "4 west room 12", "bay 3".
 
     The span covers the unit prefix (when present), the keyword and the number, because
@@ -22,6 +24,7 @@ class RoomBedRecognizer(LocalRecognizer):
 
     name: str
     ENTITY: ClassVar[str] = "ROOM_NUMBER"
+    EXPLANATION: ClassVar[str] = "room/bed keyword followed by a number"
     SCORE: ClassVar[float] = 0.85
     SCORE_WITH_UNIT: ClassVar[float] = 0.9
 
@@ -71,17 +74,6 @@ class RoomBedRecognizer(LocalRecognizer):
     CAPITALISED_WORD_BEFORE: ClassVar[re.Pattern[str]] = re.compile(r"[A-Z][a-z]+[ \t]+$")
     LOOKBEHIND: ClassVar[int] = 30
 
-    def __init__(self, supported_language: str = "en") -> None:
-        """Create the recognizer for one language (keywords are English)."""
-        super().__init__(
-            supported_entities=[self.ENTITY],
-            name=type(self).__name__,
-            supported_language=supported_language,
-        )
-
-    def load(self) -> None:
-        """Nothing to load: the patterns are compiled once at class level."""
-
     def analyze(
         self,
         text: str,
@@ -110,22 +102,3 @@ class RoomBedRecognizer(LocalRecognizer):
             score = self.SCORE_WITH_UNIT if has_unit else self.SCORE
             results.append(self._result(start, end, score))
         return results
-
-    def _result(self, start: int, end: int, score: float) -> RecognizerResult:
-        explanation = AnalysisExplanation(
-            recognizer=self.name,
-            original_score=score,
-            textual_explanation="room/bed keyword followed by a number",
-        )
-        return RecognizerResult(
-            entity_type=self.ENTITY,
-            start=start,
-            end=end,
-            score=score,
-            analysis_explanation=explanation,
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
-            },
-        )

@@ -7,8 +7,10 @@ import re
 from collections.abc import Iterable
 from typing import ClassVar, Final, NamedTuple
 
-from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
+from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from nlu.phi.recognizers.base import RegexRecognizer
 
 
 def _words(text: str) -> frozenset[str]:
@@ -158,7 +160,7 @@ class _Candidate(NamedTuple):
     score: float
 
 
-class StreetAddressRecognizer(LocalRecognizer):
+class StreetAddressRecognizer(RegexRecognizer):
     """Recognise street addresses, PO boxes, military addresses and apartment/suite numbers.
 
     Shapes covered: "1234 Elm Street", "55 N Main St Apt 4", "42 Oak Ave, Springfield, IL
@@ -173,6 +175,7 @@ class StreetAddressRecognizer(LocalRecognizer):
 
     name: str
     ENTITY: ClassVar[str] = "STREET_ADDRESS"
+    EXPLANATION: ClassVar[str] = "street address shape"
     SCORE_FULL: ClassVar[float] = 0.95
     SCORE_STREET: ClassVar[float] = 0.85
     SCORE_LOWERCASE: ClassVar[float] = 0.6
@@ -320,17 +323,6 @@ class StreetAddressRecognizer(LocalRecognizer):
     )
     WORD: ClassVar[re.Pattern[str]] = re.compile(f"{_ANYWORD}")
 
-    def __init__(self, supported_language: str = "en") -> None:
-        """Create the recognizer for one language (the shapes cover several countries)."""
-        super().__init__(
-            supported_entities=[self.ENTITY],
-            name=type(self).__name__,
-            supported_language=supported_language,
-        )
-
-    def load(self) -> None:
-        """Nothing to load: the patterns are compiled once at class level."""
-
     def analyze(
         self,
         text: str,
@@ -358,7 +350,7 @@ class StreetAddressRecognizer(LocalRecognizer):
         kept = self._without_overlaps(
             c for c in candidates if not self.COUNT_AFTER.match(text, c.end)
         )
-        return [self._result(c) for c in kept]
+        return [self._result(c.start, c.end, c.score) for c in kept]
 
     def _english(self, text: str) -> list[_Candidate]:
         found: list[_Candidate] = []
@@ -436,22 +428,3 @@ class StreetAddressRecognizer(LocalRecognizer):
             starts.insert(i, cand.start)
             kept.insert(i, cand)
         return kept
-
-    def _result(self, cand: _Candidate) -> RecognizerResult:
-        explanation = AnalysisExplanation(
-            recognizer=self.name,
-            original_score=cand.score,
-            textual_explanation="street address shape",
-        )
-        return RecognizerResult(
-            entity_type=self.ENTITY,
-            start=cand.start,
-            end=cand.end,
-            score=cand.score,
-            analysis_explanation=explanation,
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
-            },
-        )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
+from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from nlu.phi.recognizers.base import RegexRecognizer
 
 _US_STATES = (
     "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV"
@@ -15,7 +17,7 @@ _US_STATES = (
 )
 
 
-class ZipCodeRecognizer(LocalRecognizer):
+class ZipCodeRecognizer(RegexRecognizer):
     """Recognise US ZIP / ZIP+4 and UK, Canadian and European postcodes in context.
 
     A bare five-digit number never matches: it needs a cue word before it ("zip code",
@@ -24,6 +26,7 @@ class ZipCodeRecognizer(LocalRecognizer):
 
     name: str
     ENTITY: ClassVar[str] = "ZIP_CODE"
+    EXPLANATION: ClassVar[str] = "postal code after a cue word or a US state"
     SCORE: ClassVar[float] = 0.9
     SCORE_AFTER_STATE: ClassVar[float] = 0.85
 
@@ -73,17 +76,6 @@ class ZipCodeRecognizer(LocalRecognizer):
         + r")[ \t]+(?P<value>\d{5}(?:-\d{4})?)(?![\w-])"
     )
 
-    def __init__(self, supported_language: str = "en") -> None:
-        """Create the recognizer for one language (cue words cover a few languages)."""
-        super().__init__(
-            supported_entities=[self.ENTITY],
-            name=type(self).__name__,
-            supported_language=supported_language,
-        )
-
-    def load(self) -> None:
-        """Nothing to load: the patterns are compiled once at class level."""
-
     def analyze(
         self,
         text: str,
@@ -100,22 +92,3 @@ class ZipCodeRecognizer(LocalRecognizer):
         for match in self.STATE_PATTERN.finditer(text):
             spans.setdefault(match.span("value"), self.SCORE_AFTER_STATE)
         return [self._result(start, end, score) for (start, end), score in sorted(spans.items())]
-
-    def _result(self, start: int, end: int, score: float) -> RecognizerResult:
-        explanation = AnalysisExplanation(
-            recognizer=self.name,
-            original_score=score,
-            textual_explanation="postal code after a cue word or a US state",
-        )
-        return RecognizerResult(
-            entity_type=self.ENTITY,
-            start=start,
-            end=end,
-            score=score,
-            analysis_explanation=explanation,
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY: True,
-            },
-        )
