@@ -95,7 +95,8 @@ async def main() -> None:
     parser.add_argument("--webhook-rate", type=float, default=20.0, help="webhooks per second")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=1, help="intake workers per process")
-    parser.add_argument("--processes", type=int, default=2, help="server processes")
+    parser.add_argument("--processes", type=int, default=1, help="server processes")
+    parser.add_argument("--nlp-processes", type=int, default=2, help="NLP processes per server")
     args = parser.parse_args()
 
     graph_calls = 0
@@ -124,6 +125,7 @@ async def main() -> None:
         "TRIAGE_META_GRAPH_URL": f"http://127.0.0.1:{graph_port}/v21.0",
         "TRIAGE_WORKERS": str(args.workers),
         "TRIAGE_PROCESSES": str(args.processes),
+        "TRIAGE_NLP_PROCESSES": str(args.nlp_processes),
         "TRIAGE_LOG_LEVEL": "WARNING",
     }
     exe = Path(sys.executable).with_name("triagebot")
@@ -209,7 +211,8 @@ async def main() -> None:
     await graph_runner.cleanup()
 
     print(
-        f"service: {args.processes} process(es) x {args.workers} worker(s); "
+        f"service: {args.processes} server process(es), {args.nlp_processes} NLP process(es) "
+        f"each, {args.workers} intake worker(s) each; "
         f"load for {args.seconds:.0f} s on {os.cpu_count()} cores (load generator included)"
     )
     print(

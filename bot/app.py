@@ -8,7 +8,6 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -21,6 +20,7 @@ from bot.batcher import TriageBatcher
 from bot.embedded_redis import EmbeddedRedis
 from bot.logs import RUNNER_OPTIONS
 from bot.metrics import Metrics
+from bot.nlp_pool import NlpPool
 from bot.openapi import openapi_handler
 from bot.settings import Settings
 from bot.webhooks import cipher_ctx, http_ctx, meta_subscribe, receive, workers_ctx, x_crc
@@ -178,16 +178,17 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     config = EngineConfig(settings.spacy_model, settings.faq_dir, settings.intent_threshold)
     app[ENGINE] = await asyncio.to_thread(TriageEngine, config)
-    pool = ThreadPoolExecutor(max_workers=settings.nlp_threads, thread_name_prefix="nlp")
+    pool = NlpPool(app[ENGINE], settings.nlp_processes)
+    await pool.warm_up()
     app[NLP_POOL] = pool
-    batcher = TriageBatcher(app[ENGINE], pool, observe=app[METRICS].batch_size.observe)
+    batcher = TriageBatcher(pool, observe=app[METRICS].batch_size.observe)
     app[BATCHER] = batcher
     batcher.start()
     try:
         yield
     finally:
         await batcher.stop()
-        pool.shutdown(wait=True, cancel_futures=True)
+        await asyncio.to_thread(pool.shutdown)
 
 
 def create_app(settings: Settings) -> web.Application:

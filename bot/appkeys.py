@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 from aiohttp import ClientSession, web
 from redis.asyncio import Redis
 
 from bot.batcher import TriageBatcher
 from bot.connectors.base import Connector
 from bot.metrics import Metrics
+from bot.nlp_pool import NlpPool
 from bot.settings import Settings
 from escalation.crypto import Cipher
 from nlu.engine import TriageEngine
@@ -17,7 +16,7 @@ from nlu.engine import TriageEngine
 SETTINGS = web.AppKey("settings", Settings)
 REDIS = web.AppKey("redis", Redis)
 ENGINE = web.AppKey("engine", TriageEngine)
-NLP_POOL = web.AppKey("nlp_pool", ThreadPoolExecutor)
+NLP_POOL = web.AppKey("nlp_pool", NlpPool)
 METRICS = web.AppKey("metrics", Metrics)
 CIPHER = web.AppKey("cipher", Cipher)
 CONNECTORS = web.AppKey("connectors", dict[str, Connector])

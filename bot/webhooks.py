@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from bot.appkeys import CIPHER, CONNECTORS, ENGINE, HTTP, METRICS, NLP_POOL, REDIS, SETTINGS
+from bot.appkeys import CIPHER, CONNECTORS, HTTP, METRICS, NLP_POOL, REDIS, SETTINGS
 from bot.connectors.base import Connector
 from bot.intake import record
 from bot.worker import Worker, WorkerConfig
@@ -138,7 +138,6 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
         Worker(
             redis=app[REDIS],
             cipher=app[CIPHER],
-            engine=app[ENGINE],
             connectors=connectors,
             session=app[HTTP],
             pool=app[NLP_POOL],

@@ -12,7 +12,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import cast
 
@@ -23,10 +22,11 @@ from redis.exceptions import ResponseError
 from bot.connectors.base import Connector, InboundMessage, OutboundAction, OutboundError
 from bot.intake import open_payload
 from bot.metrics import Metrics
+from bot.nlp_pool import NlpPool
 from escalation import keys
 from escalation.crypto import Cipher, CryptoError
 from nlu import templates
-from nlu.engine import MAX_TEXT_CHARS, TriageEngine
+from nlu.engine import MAX_TEXT_CHARS
 from nlu.models import Decision
 
 log = logging.getLogger("triagebot.worker")
@@ -69,14 +69,13 @@ class Worker:
         *,
         redis: Redis,
         cipher: Cipher,
-        engine: TriageEngine,
         connectors: Mapping[str, Connector],
         session: ClientSession,
-        pool: Executor,
+        pool: NlpPool,
         metrics: Metrics,
         config: WorkerConfig,
     ) -> None:
-        self.redis, self.cipher, self.engine = redis, cipher, engine
+        self.redis, self.cipher = redis, cipher
         self.connectors, self.session, self.pool = connectors, session, pool
         self.metrics, self.config = metrics, config
 
@@ -177,8 +176,7 @@ class Worker:
         if todo:
             started = time.perf_counter()
             items = [(m.message_id, m.text[:MAX_TEXT_CHARS]) for m in todo]
-            loop = asyncio.get_running_loop()
-            made = await loop.run_in_executor(self.pool, self.engine.triage_many, items)
+            made = await self.pool.triage_many(items)
             self.metrics.latency.observe((time.perf_counter() - started) / len(todo))
             for message, decision in zip(todo, made, strict=True):
                 # First decision wins: a reclaimed receipt never gets a different answer.

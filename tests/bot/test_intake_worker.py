@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from aiohttp import ClientSession
@@ -13,6 +12,7 @@ from redis.asyncio import Redis
 from bot.connectors.base import InboundMessage, MessageKind
 from bot.intake import record
 from bot.metrics import Metrics
+from bot.nlp_pool import NlpPool
 from bot.worker import Worker, WorkerConfig
 from escalation import keys
 from escalation.crypto import Cipher, new_key_spec
@@ -43,10 +43,9 @@ def worker(
     return Worker(
         redis=redis,
         cipher=CIPHER,
-        engine=engine,
         connectors={},
         session=session,
-        pool=ThreadPoolExecutor(1),
+        pool=NlpPool(engine, processes=0),
         metrics=Metrics(),
         config=WorkerConfig(name=name, lease_ms=lease_ms, block_ms=50),
     )

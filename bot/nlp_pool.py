@@ -1,0 +1,67 @@
+"""Where the CPU-bound NLP runs: a thread beside the event loop, or processes of its own.
+
+Python runs one thread of bytecode at a time, so on a multi-core host the service keeps
+its event loop responsive and uses every core by triaging in separate processes, each
+with its own engine. With `nlp_processes = 0` a single thread in the service process does
+the work (less memory, one core).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+
+from nlu.engine import EngineConfig, TriageEngine
+from nlu.models import Decision
+
+_engine: TriageEngine | None = None
+
+
+def _init(config: EngineConfig) -> None:
+    global _engine  # noqa: PLW0603 - one engine per pool process, loaded once
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
+    _engine = TriageEngine(config)
+
+
+def _triage(items: Sequence[tuple[str, str]]) -> list[Decision]:
+    assert _engine is not None, "the NLP pool process was not initialised"
+    return _engine.triage_many(items)
+
+
+class NlpPool:
+    """Triage batches off the event loop, in a thread or in worker processes."""
+
+    def __init__(self, engine: TriageEngine, processes: int) -> None:
+        self.engine = engine
+        self.processes = processes
+        self._executor: Executor
+        if processes > 0:
+            self._executor = ProcessPoolExecutor(
+                max_workers=processes, initializer=_init, initargs=(engine.config,)
+            )
+        else:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlp")
+
+    @property
+    def concurrency(self) -> int:
+        """How many batches can usefully run at once."""
+        return max(1, self.processes)
+
+    async def warm_up(self) -> None:
+        """Start every pool process and load its models before the service says ready."""
+        if self.processes > 0:
+            probe = [("warm-up", "hello")]
+            await asyncio.gather(*(self.triage_many(probe) for _ in range(self.processes)))
+
+    async def triage_many(self, items: Sequence[tuple[str, str]]) -> list[Decision]:
+        """Decisions for a batch of (id, text)."""
+        loop = asyncio.get_running_loop()
+        if self.processes > 0:
+            return await loop.run_in_executor(self._executor, _triage, list(items))
+        return await loop.run_in_executor(self._executor, self.engine.triage_many, items)
+
+    def shutdown(self) -> None:
+        """Stop the pool; pending work is cancelled."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
