@@ -176,7 +176,12 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
 async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     """Load the NLU engine in a thread and give it a pool that keeps NLP off the loop."""
     settings = app[SETTINGS]
-    config = EngineConfig(settings.spacy_model, settings.faq_dir, settings.intent_threshold)
+    config = EngineConfig(
+        settings.spacy_model,
+        settings.faq_dir,
+        settings.intent_threshold,
+        settings.data_dir / "cache",
+    )
     app[ENGINE] = await asyncio.to_thread(TriageEngine, config)
     pool = NlpPool(app[ENGINE], settings.nlp_processes)
     await pool.warm_up()

@@ -43,6 +43,7 @@ def build_engine(settings: Settings) -> TriageEngine:
             spacy_model=settings.spacy_model,
             faq_dir=settings.faq_dir,
             intent_threshold=settings.intent_threshold,
+            cache_dir=settings.data_dir / "cache",
         )
     )
 

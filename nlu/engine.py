@@ -98,6 +98,7 @@ class EngineConfig:
     spacy_model: str
     faq_dir: Path
     intent_threshold: float
+    cache_dir: Path | None = None  # where trained intent models are kept between runs
 
 
 class TriageEngine:
@@ -110,7 +111,7 @@ class TriageEngine:
         self.health = HealthTermFinder()
         self._lock = threading.Lock()
         self.content: FaqContent = load_faq(config.faq_dir)
-        self.classifier = IntentClassifier(self.content, config.intent_threshold)
+        self.classifier = IntentClassifier(self.content, config.intent_threshold, config.cache_dir)
         self._public_places = public_places(self.content)
         from spacy.lang.en.stop_words import STOP_WORDS
 
@@ -118,7 +119,7 @@ class TriageEngine:
 
     def use_content(self, content: FaqContent) -> None:
         """Switch to new FAQ content (retrains the classifier first, then swaps atomically)."""
-        classifier = IntentClassifier(content, self.config.intent_threshold)
+        classifier = IntentClassifier(content, self.config.intent_threshold, self.config.cache_dir)
         places = public_places(content)
         with self._lock:
             self.content, self.classifier, self._public_places = content, classifier, places

@@ -9,8 +9,10 @@ answered with a FAQ answer.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,8 @@ _URL = re.compile(r"(?:https?://|www\.)\S+|\b[a-z0-9-]+\.(?:ly|com|net|org|io|co
 _MENTION = re.compile(r"@\w+")
 _REPEAT = re.compile(r"(.)\1{2,}")
 _SPACE = re.compile(r"\s+")
+# Bump when the features or the model change: older cache files are then ignored.
+_MODEL_FORMAT = "v1"
 
 
 def normalize(text: str) -> str:
@@ -36,12 +40,17 @@ def normalize(text: str) -> str:
 class IntentClassifier:
     """Predicts a FAQ intent, a guard class, or `nlu_fallback` below the threshold."""
 
-    def __init__(self, content: FaqContent, threshold: float) -> None:
+    def __init__(
+        self, content: FaqContent, threshold: float, cache_dir: Path | None = None
+    ) -> None:
+        """Train on the content's examples, or load the model trained on them before.
+
+        A trained model is kept in `cache_dir` under the content's version (a hash of
+        the files), so a restart with unchanged content skips the training.
+        """
         # Imported here: scikit-learn is heavy and only the engine needs it.
         from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
 
-        texts, labels = zip(*content.training_data(), strict=True)
         self.threshold = threshold
         self.faq_keys = frozenset(content.intents)
         self._vectorizers = (
@@ -52,8 +61,13 @@ class IntentClassifier:
             ),
             TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
         )
-        normalized = [normalize(t) for t in texts]
-        features = self._features(normalized, fit=True)
+        cached = cache_dir / f"intents-{_MODEL_FORMAT}-{content.version}.npz" if cache_dir else None
+        if cached is not None and self._load(cached):
+            return
+        from sklearn.linear_model import LogisticRegression
+
+        texts, labels = zip(*content.training_data(), strict=True)
+        features = self._features([normalize(t) for t in texts], fit=True)
         # newton-cg converges in about a second on a thousand examples; lbfgs needs four.
         model = LogisticRegression(C=20.0, solver="newton-cg", max_iter=200)
         model.fit(features, list(labels))
@@ -62,6 +76,40 @@ class IntentClassifier:
         # scikit-learn's per-call validation costs more than the arithmetic for one message.
         self._coef = model.coef_.T.copy()
         self._intercept = model.intercept_.copy()
+        if cached is not None:
+            self._save(cached)
+
+    def _save(self, path: Path) -> None:
+        words, chars = self._vectorizers
+        arrays = {
+            "coef": self._coef,
+            "intercept": self._intercept,
+            "classes": np.array(self.classes),
+            "word_terms": np.array(list(words.vocabulary_)),
+            "word_index": np.array(list(words.vocabulary_.values())),
+            "word_idf": words.idf_,
+            "char_terms": np.array(list(chars.vocabulary_)),
+            "char_index": np.array(list(chars.vocabulary_.values())),
+            "char_idf": chars.idf_,
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(partial, **arrays)
+        partial.replace(path)  # atomic: another process never reads half a file
+
+    def _load(self, path: Path) -> bool:
+        try:
+            # Plain arrays only (no pickle): a cache file can never run code.
+            with np.load(path, allow_pickle=False) as data:
+                for vectorizer, kind in zip(self._vectorizers, ("word", "char"), strict=True):
+                    terms, index = data[f"{kind}_terms"], data[f"{kind}_index"]
+                    vectorizer.vocabulary_ = dict(zip(terms.tolist(), index.tolist(), strict=True))
+                    vectorizer.idf_ = data[f"{kind}_idf"]
+                self._coef, self._intercept = data["coef"], data["intercept"]
+                self.classes = tuple(str(c) for c in data["classes"])
+        except (OSError, KeyError, ValueError):
+            return False
+        return True
 
     def _features(self, normalized: list[str], fit: bool = False) -> Any:
         from scipy.sparse import hstack
