@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import os
+import random
 import resource
 import statistics
 import subprocess
@@ -32,13 +33,15 @@ TOKEN = "bench-token"
 SECRET = "bench-meta-secret"
 
 
-def texts() -> list[str]:
+def texts(paths: list[Path] = SOURCES) -> list[str]:
+    """Every message of the files, in a fixed shuffled order: the same mix all along the run."""
     found = [
         str(json.loads(line)["text"])
-        for path in SOURCES
+        for path in paths
         for line in path.read_text("utf-8").splitlines()
         if line.strip()
     ]
+    random.Random(7).shuffle(found)
     return found or ["when are visiting hours?", "where do I park?", "my mrn is 8834120"]
 
 
@@ -94,6 +97,9 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=300.0, help="API messages per second")
     parser.add_argument("--webhook-rate", type=float, default=20.0, help="webhooks per second")
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--files", nargs="*", type=Path, default=SOURCES, help="JSON Lines messages to send"
+    )
     parser.add_argument("--workers", type=int, default=1, help="intake workers per process")
     parser.add_argument("--processes", type=int, default=1, help="server processes")
     parser.add_argument("--nlp-processes", type=int, default=2, help="NLP processes per server")
@@ -131,7 +137,7 @@ async def main() -> None:
     exe = Path(sys.executable).with_name("triagebot")
     server = subprocess.Popen([str(exe), "serve"], env=env, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    corpus = texts()
+    corpus = texts(args.files)
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
         for _ in range(600):
@@ -214,6 +220,10 @@ async def main() -> None:
         f"service: {args.processes} server process(es), {args.nlp_processes} NLP process(es) "
         f"each, {args.workers} intake worker(s) each; "
         f"load for {args.seconds:.0f} s on {os.cpu_count()} cores (load generator included)"
+    )
+    print(
+        f"messages: {len(corpus)} from {len(args.files)} file(s), shuffled, "
+        f"mean {statistics.mean(map(len, corpus)):.0f} chars"
     )
     print(
         f"API      {len(api_lat)} requests, {len(api_lat) / wall:.1f} msg/s sustained, "

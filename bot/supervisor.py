@@ -28,7 +28,7 @@ log = logging.getLogger("triagebot.supervisor")
 def _child(settings: Settings) -> None:
     from aiohttp import web
 
-    from bot.app import create_app
+    from bot.app import create_app, event_loop
     from bot.logs import RUNNER_OPTIONS
 
     logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
@@ -38,6 +38,7 @@ def _child(settings: Settings) -> None:
         port=settings.port,
         reuse_port=True,
         print=None,
+        loop=event_loop(),
         **RUNNER_OPTIONS,
     )
 

@@ -19,7 +19,7 @@ from nlu.faq import FaqContent, load_faq
 from nlu.health import HealthKind, HealthTermFinder
 from nlu.intents import IntentClassifier
 from nlu.models import Analysis, Decision, Entity, IntentGuess, Signal
-from nlu.phi.engine import analyze_doc, build_analyzer, load_spacy, lower_lemma
+from nlu.phi.engine import analyze_doc, build_analyzer, load_spacy
 from nlu.policy import FACILITY_ADDRESS, decide
 from nlu.signals import asks_for_advice, normalize_quotes, wording_signals
 
@@ -101,6 +101,21 @@ class EngineConfig:
     cache_dir: Path | None = None  # where trained intent models are kept between runs
 
 
+@dataclass(frozen=True, slots=True)
+class _Cues:
+    """An analysis before its entities."""
+
+    health: tuple[Entity, ...]
+    signals: set[Signal]
+    personal: bool
+    health_related: bool  # a condition, symptom, medication, lab value or procedure
+
+    @property
+    def settled(self) -> bool:
+        """Emergency or someone's health information: no name found later changes the action."""
+        return bool(self.signals & {Signal.EMERGENCY, Signal.HEALTH_INFO})
+
+
 class TriageEngine:
     """Loads models once; analyses and decides batches of messages."""
 
@@ -129,12 +144,15 @@ class TriageEngine:
         with self._lock:
             classifier = self.classifier
         guesses = classifier.predict_many(texts)
-        named = [has_inner_capital(t) for t in texts]
+        cues = [self._cues(t, g, classifier) for t, g in zip(texts, guesses, strict=True)]
+        # The NER pass is most of the cost of a long message. It only adds names, so it
+        # runs where a name can be and where it could still change the decision.
+        named = [has_inner_capital(t) and not c.settled for t, c in zip(texts, cues, strict=True)]
         tagged = iter(self.nlp.pipe([t for t, n in zip(texts, named, strict=True) if n]))
         docs = [next(tagged) if n else self._tokens(t) for t, n in zip(texts, named, strict=True)]
         return [
-            self._analyze(text, doc, guess, classifier)
-            for text, doc, guess in zip(texts, docs, guesses, strict=True)
+            self._analyze(text, doc, cue, guess)
+            for text, doc, cue, guess in zip(texts, docs, cues, guesses, strict=True)
         ]
 
     def triage_many(self, items: Sequence[tuple[str, str]]) -> list[Decision]:
@@ -160,12 +178,10 @@ class TriageEngine:
     def _tokens(self, text: str) -> Doc:
         """Tokens only: the NER model finds no names where no word is capitalised mid-sentence."""
         doc: Doc = self.nlp.make_doc(text)
-        return lower_lemma(doc)
+        return doc
 
-    def _analyze(
-        self, text: str, doc: Doc, guess: IntentGuess, classifier: IntentClassifier
-    ) -> Analysis:
-        entities = self._entities(text, doc)
+    def _cues(self, text: str, guess: IntentGuess, classifier: IntentClassifier) -> _Cues:
+        """What the wording alone says: health terms, signals and whose health it is."""
         health = tuple(
             Entity(type=f"HEALTH_{term.kind}", start=term.start, end=term.end, score=0.8)
             for term in self.health.find(text)
@@ -187,19 +203,24 @@ class TriageEngine:
             and asks_for_advice(text, question_counts=False)
         ):
             signals.add(Signal.MEDICAL_ADVICE)
-        if entities and (sensitive or procedure):
-            # An identifier next to health information is PHI whoever it is about.
-            signals.add(Signal.HEALTH_INFO)
         if not routine and self._looks_foreign(text):
             # Our detectors read English; a human reads the rest.
             signals.add(Signal.OTHER_LANGUAGE)
+        return _Cues(health, signals, personal, health_related=sensitive or procedure)
+
+    def _analyze(self, text: str, doc: Doc, cues: _Cues, guess: IntentGuess) -> Analysis:
+        entities = self._entities(text, doc)
+        signals = set(cues.signals)
+        if entities and cues.health_related:
+            # An identifier next to health information is PHI whoever it is about.
+            signals.add(Signal.HEALTH_INFO)
         return Analysis(
             text=text,
             entities=entities,
-            health=health,
+            health=cues.health,
             signals=frozenset(signals),
             intent=guess,
-            personal=personal,
+            personal=cues.personal,
         )
 
     def _entities(self, text: str, doc: Doc) -> tuple[Entity, ...]:
