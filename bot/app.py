@@ -15,9 +15,10 @@ from prometheus_client.exposition import generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from bot.appkeys import BATCHER, ENGINE, METRICS, NLP_POOL, REDIS, SETTINGS
+from bot.appkeys import BATCHER, ENGINE, HANDOVER, METRICS, NLP_POOL, REDIS, SETTINGS
 from bot.batcher import TriageBatcher
 from bot.embedded_redis import EmbeddedRedis
+from bot.escalation_ctx import escalation_ctx
 from bot.logs import RUNNER_OPTIONS
 from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
@@ -25,6 +26,7 @@ from bot.openapi import openapi_handler
 from bot.settings import Settings
 from bot.webhooks import cipher_ctx, http_ctx, meta_subscribe, receive, workers_ctx, x_crc
 from escalation import keys
+from escalation.cases import Source
 from nlu.engine import MAX_TEXT_CHARS, EngineConfig, TriageEngine
 from nlu.models import Decision
 
@@ -50,6 +52,8 @@ class DecisionOut(Decision):
     """A Decision as the API returns it."""
 
     duplicate: bool = False
+    # For an escalation: the person's link to the secure chat page of their case.
+    private_url: str | None = None
 
 
 def _problem(status: type[web.HTTPException], detail: str) -> web.HTTPException:
@@ -113,6 +117,8 @@ async def post_message(request: web.Request) -> web.Response:
     started = time.perf_counter()
     result = await request.app[BATCHER].triage(message.message_id, message.text)
     out = DecisionOut.model_validate(result.model_dump())
+    if out.action in ("escalate", "emergency"):
+        await _open_case(request.app, message, out)
     if not await redis.set(key, out.model_dump_json(), nx=True, ex=keys.DEDUPE_TTL_S):
         # A concurrent delivery of the same id won the race: answer with its decision.
         stored = await redis.get(key)
@@ -126,6 +132,24 @@ async def post_message(request: web.Request) -> web.Response:
         extra={"message_id": out.id, "action": out.action, "reasons": out.reasons},
     )
     return web.json_response(text=out.model_dump_json())
+
+
+async def _open_case(app: web.Application, message: MessageIn, out: DecisionOut) -> None:
+    """Record the escalation in the human queue before answering: it is never lost."""
+    handover = app[HANDOVER]
+    source = Source(
+        channel=message.channel,
+        message_id=message.message_id,
+        author_id=message.author_id,
+        author_name=message.author_name,
+        thread_id=message.thread_id,
+        text=message.text,
+        entities=[(e.type, e.start, e.end) for e in out.entities],
+    )
+    out.case_id, opened = await handover.cases.open(source, out.priority or "normal", out.reasons)
+    if opened:
+        token = await handover.links.issue(out.case_id)
+        out.private_url = f"{handover.public_base_url}/p/{token}"
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -201,7 +225,9 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
-    app.cleanup_ctx.extend([redis_ctx, engine_ctx, cipher_ctx, http_ctx, workers_ctx])
+    app.cleanup_ctx.extend(
+        [redis_ctx, engine_ctx, cipher_ctx, http_ctx, escalation_ctx, workers_ctx]
+    )
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

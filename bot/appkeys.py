@@ -10,7 +10,10 @@ from bot.connectors.base import Connector
 from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
 from bot.settings import Settings
+from bot.worker import Handover
+from escalation.cases import CaseStore
 from escalation.crypto import Cipher
+from escalation.private import PrivateLinks
 from nlu.engine import TriageEngine
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -22,3 +25,6 @@ CIPHER = web.AppKey("cipher", Cipher)
 CONNECTORS = web.AppKey("connectors", dict[str, Connector])
 HTTP = web.AppKey("http", ClientSession)
 BATCHER = web.AppKey("batcher", TriageBatcher)
+CASES = web.AppKey("cases", CaseStore)
+PRIVATE_LINKS = web.AppKey("private_links", PrivateLinks)
+HANDOVER = web.AppKey("handover", Handover)

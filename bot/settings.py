@@ -57,3 +57,29 @@ class Settings(BaseSettings):
     x_bearer_token: SecretStr | None = None
     x_api_url: str = "https://api.x.com/2"
     x_account_id: str | None = None
+
+    # Escalation: cases and the human queue
+    # Links in private invites point here (the address patients can reach).
+    public_base_url: str = "http://localhost:8080"
+    # A claim is a lease: a case whose agent goes silent returns to the queue after this.
+    claim_lease_s: float = Field(default=600.0, gt=0, le=24 * 3600)
+    # Time to first staff response, per priority.
+    sla_urgent_s: int = Field(default=15 * 60, gt=0)
+    sla_high_s: int = Field(default=60 * 60, gt=0)
+    sla_normal_s: int = Field(default=4 * 3600, gt=0)
+    sla_low_s: int = Field(default=24 * 3600, gt=0)
+    # Private channel links: lifetime, and failed guesses allowed per client per minute.
+    private_link_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
+    private_link_guesses_per_min: int = Field(default=20, ge=1)
+    # Slack/Teams-compatible incoming webhook for urgent cases and SLA breaches (no PHI).
+    notify_webhook_url: str | None = None
+
+    # Staff access
+    session_idle_s: int = Field(default=15 * 60, gt=0)  # console logoff after this idle time
+    api_token_ttl_s: int = Field(default=8 * 3600, gt=0)
+    # Off only for plain-http development; browsers treat localhost as secure anyway.
+    cookie_secure: bool = True
+
+    # Retention (HIPAA asks for six years of audit records)
+    audit_retention_days: int = Field(default=6 * 365, ge=1)
+    case_retention_days: int = Field(default=365, ge=1)

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from bot.appkeys import CIPHER, CONNECTORS, HTTP, METRICS, NLP_POOL, REDIS, SETTINGS
+from bot.appkeys import CIPHER, CONNECTORS, HANDOVER, HTTP, METRICS, NLP_POOL, REDIS, SETTINGS
 from bot.connectors.base import Connector
 from bot.intake import record
 from bot.worker import Worker, WorkerConfig
@@ -142,6 +142,7 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
             session=app[HTTP],
             pool=app[NLP_POOL],
             metrics=app[METRICS],
+            handover=app[HANDOVER],
             config=WorkerConfig(
                 name=f"{socket.gethostname()}:{os.getpid()}:{n}",
                 lease_ms=int(settings.worker_lease_s * 1000),

@@ -19,25 +19,27 @@ from aiohttp import ClientSession
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from bot.connectors.base import Connector, InboundMessage, OutboundAction, OutboundError
+from bot.connectors.base import (
+    Connector,
+    InboundMessage,
+    MessageKind,
+    OutboundAction,
+    OutboundError,
+)
 from bot.intake import open_payload
 from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
 from escalation import keys
+from escalation.cases import CaseStore, Source
 from escalation.crypto import Cipher, CryptoError
+from escalation.notify import Notifier
+from escalation.private import PrivateLinks
 from nlu import templates
 from nlu.engine import MAX_TEXT_CHARS
-from nlu.models import Decision
+from nlu.models import Decision, Priority
 
 log = logging.getLogger("triagebot.worker")
-
-# KEYS: escalated marker, escalation stream. ARGV: ttl, platform, id, encrypted payload.
-_ESCALATE = """
-if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  return redis.call('XADD', KEYS[2], '*', 'platform', ARGV[2], 'id', ARGV[3], 'payload', ARGV[4])
-end
-return false
-"""
+_ESCALATED = ("escalate", "emergency")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,65 @@ class WorkerConfig:
 
 
 _Entry = tuple[bytes, dict[bytes, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Handover:
+    """Where escalations and private follow-ups go: the case store and its private links."""
+
+    cases: CaseStore
+    links: PrivateLinks
+    public_base_url: str
+    notifier: Notifier | None = None
+
+    async def route(self, message: InboundMessage, decision: Decision) -> tuple[str | None, bool]:
+        """Put the message in a case when it belongs in one: (private invite, bot keeps quiet).
+
+        An escalated message opens a case (or joins the person's recent one). A direct
+        message from someone whose case staff still hold joins it whatever its triage
+        said, unless staff handed the conversation back to the bot.
+        """
+        escalated = decision.action in _ESCALATED
+        staff_owned = False
+        if not escalated and message.kind is MessageKind.DIRECT:
+            live = await self.cases.case_of_person(message.platform, message.author_id)
+            staff_owned = live is not None and not (await self.cases.get(live)).handed_back
+        if not (escalated or staff_owned):
+            return None, False
+        source = Source(
+            channel=message.platform,
+            message_id=message.message_id,
+            author_id=message.author_id,
+            author_name=message.author_name,
+            thread_id=message.thread_id,
+            kind=str(message.kind),
+            account_id=message.account_id,
+            text=message.text,
+            entities=[(e.type, e.start, e.end) for e in decision.entities],
+        )
+        case_id, opened = await self.open_case(
+            source, decision.priority or "normal", decision.reasons
+        )
+        if not opened:
+            # Joined a conversation staff already have: a public comment is still hidden
+            # and acknowledged, a private message just waits for staff.
+            return None, message.kind is MessageKind.DIRECT
+        url = await self.private_url(case_id)
+        return f"{templates.PRIVATE_INVITE} {templates.PRIVATE_LINK.format(url=url)}", False
+
+    async def open_case(
+        self, source: Source, priority: Priority, reasons: Sequence[str]
+    ) -> tuple[str, bool]:
+        """Open (or find) the case; staff hear of an urgent one at once."""
+        case_id, opened = await self.cases.open(source, priority, reasons)
+        if opened and priority == "urgent" and self.notifier is not None:
+            await self.notifier.case_event(await self.cases.get(case_id), "urgent")
+        return case_id, opened
+
+    async def private_url(self, case_id: str) -> str:
+        """A fresh link to the case's secure chat page."""
+        token = await self.links.issue(case_id)
+        return f"{self.public_base_url.rstrip('/')}/p/{token}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +135,11 @@ class Worker:
         pool: NlpPool,
         metrics: Metrics,
         config: WorkerConfig,
+        handover: Handover,
     ) -> None:
         self.redis, self.cipher = redis, cipher
         self.connectors, self.session, self.pool = connectors, session, pool
-        self.metrics, self.config = metrics, config
+        self.metrics, self.config, self.handover = metrics, config, handover
 
     async def ensure_group(self) -> None:
         """Create the consumer group (and stream) if this is the first worker ever."""
@@ -144,15 +206,10 @@ class Worker:
         decisions = await self._decide([r.message for r in receipts])
         for receipt, decision in zip(receipts, decisions, strict=True):
             message = receipt.message
-            if decision.action in ("escalate", "emergency"):
-                await self._hand_over(message, decision)
+            invite, staff_owned = await self.handover.route(message, decision)
             connector = self.connectors.get(message.platform)
-            if connector is not None:
-                invite = (
-                    templates.PRIVATE_INVITE
-                    if decision.action in ("escalate", "emergency")
-                    else None
-                )
+            # In a conversation staff own, the bot stays quiet except for safety replies.
+            if connector is not None and (not staff_owned or decision.action == "emergency"):
                 for index, action in enumerate(connector.plan(message, decision, invite)):
                     await self._act(connector, message, index, action)
             await self._ack(receipt.entry_id)
@@ -190,23 +247,6 @@ class Worker:
                 [keys.message_decision(m.platform, m.message_id) for m in messages]
             )
         return [Decision.model_validate_json(s) for s in stored if s is not None]
-
-    async def _hand_over(self, message: InboundMessage, decision: Decision) -> None:
-        """Queue an escalation for the human queue, exactly once, encrypted."""
-        blob = self.cipher.encrypt(
-            message.model_dump_json().encode() + b"\n" + decision.model_dump_json().encode(),
-            f"escalation:{message.platform}:{message.message_id}".encode(),
-        )
-        await self.redis.eval(
-            _ESCALATE,
-            2,
-            keys.escalated(message.platform, message.message_id),
-            keys.ESCALATIONS,
-            keys.DEDUPE_TTL_S,
-            message.platform,
-            message.message_id,
-            blob,
-        )
 
     async def _act(
         self, connector: Connector, message: InboundMessage, index: int, action: OutboundAction

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import os
 import secrets
 from collections.abc import Mapping
@@ -38,6 +39,7 @@ class Cipher:
             if len(key) != _KEY_BYTES:
                 raise CryptoError(f"key {kid!r} must be {_KEY_BYTES} bytes")
         self._aead = {kid: AESGCM(key) for kid, key in keys.items()}
+        self._keys = dict(keys)
         self.active = active
 
     def __repr__(self) -> str:
@@ -65,6 +67,15 @@ class Cipher:
         kid = self.active.encode()
         sealed = self._aead[self.active].encrypt(nonce, plaintext, _MAGIC + kid + context)
         return _MAGIC + bytes([len(kid)]) + kid + nonce + sealed
+
+    def fingerprint(self, value: bytes) -> str:
+        """A keyed digest (HMAC-SHA256) to look a value up without storing it.
+
+        Keyed by the active key, so it changes when the keys rotate: lookups made
+        through it (a person's earlier case) start afresh after a rotation.
+        """
+        derived = hmac.new(self._keys[self.active], b"triagebot fingerprint", "sha256").digest()
+        return hmac.new(derived, value, "sha256").hexdigest()
 
     def decrypt(self, blob: bytes, context: bytes = b"") -> bytes:
         """Plaintext of a ciphertext made by `encrypt` with the same context."""

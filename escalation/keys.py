@@ -9,8 +9,6 @@ DEDUPE_TTL_S = 7 * 24 * 3600
 # Stream of durable receipts (encrypted messages) consumed by the triage workers.
 INBOX = f"{PREFIX}:inbox"
 INBOX_GROUP = "triage-workers"
-# Stream of escalated and emergency messages (encrypted) waiting for the human queue.
-ESCALATIONS = f"{PREFIX}:escalations"
 
 
 def seen(platform: str, message_id: str) -> str:
@@ -28,6 +26,81 @@ def actions(platform: str, message_id: str) -> str:
     return f"{PREFIX}:actions:{platform}:{message_id}"
 
 
-def escalated(platform: str, message_id: str) -> str:
-    """Set once when a message has been handed to the human queue."""
-    return f"{PREFIX}:escalated:{platform}:{message_id}"
+# Cases
+# One sorted set is the whole queue: priority rank first, then age (see cases.queue_score).
+QUEUE = f"{PREFIX}:queue"
+# Claimed cases by the moment their lease ends (ms).
+LEASES = f"{PREFIX}:leases"
+# Every case by creation time (ms): listing and retention.
+CASES = f"{PREFIX}:cases"
+
+
+def case(case_id: str) -> str:
+    """Hash of one case: plain metadata fields and the encrypted `content`."""
+    return f"{PREFIX}:case:{case_id}"
+
+
+def case_thread(case_id: str) -> str:
+    """List of the conversation's messages (each encrypted)."""
+    return f"{PREFIX}:case:{case_id}:thread"
+
+
+def case_notes(case_id: str) -> str:
+    """List of internal staff notes (each encrypted)."""
+    return f"{PREFIX}:case:{case_id}:notes"
+
+
+def cases_with_status(status: str) -> str:
+    """Sorted set of the cases in one status, by creation time (ms)."""
+    return f"{PREFIX}:cases:{status}"
+
+
+def case_for_message(channel: str, message_id: str) -> str:
+    """The case opened for a message: a redelivery finds it instead of opening another."""
+    return f"{PREFIX}:case-for:{channel}:{message_id}"
+
+
+def case_for_person(fingerprint: str) -> str:
+    """A person's latest case, by a keyed digest of channel and author id (never the id)."""
+    return f"{PREFIX}:case-of:{fingerprint}"
+
+
+# Private channel
+def private_link(token_digest: str) -> str:
+    """A private link's case id, by the SHA-256 of its token (the token is never stored)."""
+    return f"{PREFIX}:plink:{token_digest}"
+
+
+def private_link_guesses(client: str, minute: int) -> str:
+    """Failed private-link lookups of one client in one minute (rate limit)."""
+    return f"{PREFIX}:plink-guesses:{client}:{minute}"
+
+
+# Staff
+# Set of every staff username.
+STAFF_USERS = f"{PREFIX}:staff:users"
+
+
+def staff_user(username: str) -> str:
+    """Hash of one staff account: role, disabled, created, password hash, generation."""
+    return f"{PREFIX}:staff:user:{username}"
+
+
+def staff_credentials(username: str) -> str:
+    """Sorted set of the keys of a user's live tokens and sessions, by expiry (revoked at once)."""
+    return f"{PREFIX}:staff:creds:{username}"
+
+
+def staff_token(digest: str) -> str:
+    """An API bearer token, named by the SHA-256 of the token (the token is never stored)."""
+    return f"{PREFIX}:staff:token:{digest}"
+
+
+def staff_session(digest: str) -> str:
+    """A console session, named by the SHA-256 of the session id (the id is never stored)."""
+    return f"{PREFIX}:staff:session:{digest}"
+
+
+# Audit
+# Append-only stream of staff actions; trimmed only by age (the retention setting).
+AUDIT = f"{PREFIX}:audit"

@@ -32,4 +32,7 @@ PRIVATE_INVITE: Final = (
     "Please reply here and a member of our staff will follow up with you privately."
 )
 
+# Added to the private invite: the secure web chat, for people who prefer it.
+PRIVATE_LINK: Final = "You can also write to us on our secure page: {url}"
+
 ALL: Final = (ESCALATION_ACK, EMERGENCY_REPLY, FALLBACK_REPLY)

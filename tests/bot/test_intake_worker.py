@@ -13,9 +13,12 @@ from bot.connectors.base import InboundMessage, MessageKind
 from bot.intake import record
 from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
-from bot.worker import Worker, WorkerConfig
+from bot.worker import Handover, Worker, WorkerConfig
 from escalation import keys
+from escalation.cases import CaseStore
 from escalation.crypto import Cipher, new_key_spec
+from escalation.private import PrivateLinks
+from tests.redis_dump import every_byte
 from nlu.engine import TriageEngine
 from nlu.models import Decision
 
@@ -48,6 +51,11 @@ def worker(
         pool=NlpPool(engine, processes=0),
         metrics=Metrics(),
         config=WorkerConfig(name=name, lease_ms=lease_ms, block_ms=50),
+        handover=Handover(
+            cases=CaseStore(redis, CIPHER),
+            links=PrivateLinks(redis, ttl_s=60, guesses_per_min=5),
+            public_base_url="https://care.example.org",
+        ),
     )
 
 
@@ -72,9 +80,13 @@ async def test_worker_decides_hands_over_and_acknowledges(
     decision = Decision.model_validate_json(await redis.get(keys.message_decision("meta", "c2")))
     assert decision.action == "escalate"
     assert await redis.xlen(keys.INBOX) == 0  # acknowledged and deleted
-    escalations = await redis.xrange(keys.ESCALATIONS)
-    assert len(escalations) == 1
-    assert b"Harold" not in b"".join(escalations[0][1].values())
+    cases = CaseStore(redis, CIPHER)
+    [case] = await cases.by_status("new")
+    assert case.priority == "high"
+    assert (await cases.source(case.id)).text == SECRET_TEXT
+    dump = (await every_byte(redis)).lower()
+    for secret in (b"harold", b"123-45-6789", b"chemo"):
+        assert secret not in dump
 
 
 async def test_a_crashed_workers_receipt_is_reclaimed_and_processed_once(

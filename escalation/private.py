@@ -1,0 +1,71 @@
+"""Private-channel links: an unguessable token that opens one case's secure chat page.
+
+The token (192 random bits) is sent to the person only; Redis keeps its SHA-256 digest,
+so reading the database does not yield working links. Failed lookups are counted per
+client, and a client that keeps guessing is refused for the rest of the minute.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Callable
+
+from redis.asyncio import Redis
+
+from escalation import keys
+
+TOKEN_BYTES = 24
+
+
+class TooManyGuesses(Exception):
+    """A client has failed too many lookups this minute."""
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class PrivateLinks:
+    """Issues and resolves the tokens of `/p/{token}` links."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        ttl_s: int,
+        guesses_per_min: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.redis, self.ttl_s, self.guesses_per_min, self.clock = (
+            redis,
+            ttl_s,
+            guesses_per_min,
+            clock,
+        )
+
+    async def issue(self, case_id: str) -> str:
+        """A new token bound to the case, valid for `ttl_s`."""
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        await self.redis.set(keys.private_link(_digest(token)), case_id, ex=self.ttl_s)
+        return token
+
+    async def case_for(self, token: str, client: str) -> str | None:
+        """The case a token opens, or None (unknown or expired); raises TooManyGuesses."""
+        window = int(self.clock() // 60)
+        # An IP address identifies a person too: only its digest is kept.
+        guesses = keys.private_link_guesses(_digest(client)[:16], window)
+        failed = await self.redis.get(guesses)
+        if failed is not None and int(failed) >= self.guesses_per_min:
+            raise TooManyGuesses
+        case_id = None
+        if 20 <= len(token) <= 64:  # shape check before touching Redis
+            found = await self.redis.get(keys.private_link(_digest(token)))
+            case_id = found.decode() if isinstance(found, bytes) else found
+        if case_id is None:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.incr(guesses)
+                pipe.expire(guesses, 120)
+                await pipe.execute()
+        return case_id
