@@ -268,6 +268,16 @@ class Worker:
                     await asyncio.sleep(cfg.backoff_s * 2 ** (attempt - 1))
                     continue
                 await self.redis.hset(state_key, str(index), f"failed:{exc.status}")
+                case_id = await self.handover.cases.case_of_message(
+                    message.platform, message.message_id
+                )
+                if case_id is not None:  # staff see it where they work
+                    await self.handover.cases.note(
+                        case_id,
+                        "triagebot",
+                        f"Could not {action.kind} on {message.platform} "
+                        f"(status {exc.status}, {attempt} attempts).",
+                    )
                 log.warning(
                     "outbound action failed",
                     extra={

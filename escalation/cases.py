@@ -279,6 +279,11 @@ class CaseStore:
             await self.redis.set(person, case_id, ex=PERSON_LINK_TTL_S)
         return opened_id, opened_id == case_id
 
+    async def case_of_message(self, channel: str, message_id: str) -> str | None:
+        """The case a message opened or joined, if any."""
+        found = await self.redis.get(keys.case_for_message(channel, message_id))
+        return None if found is None else _str(found)
+
     async def case_of_person(self, channel: str, author_id: str) -> str | None:
         """The person's recent case, if any (resolved ones included)."""
         found = await self.redis.get(keys.case_for_person(self._person(channel, author_id)))

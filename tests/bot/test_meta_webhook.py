@@ -16,8 +16,10 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from bot.app import create_app
+from bot.appkeys import CIPHER, REDIS
 from bot.settings import Settings
 from escalation import keys
+from escalation.cases import CaseStore
 
 APP_SECRET = "meta-app-secret-for-tests"
 VERIFY_TOKEN = "verify-me"
@@ -29,6 +31,7 @@ class GraphApi:
 
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
+        self.failing: set[str] = set()  # comment ids whose calls get a 503
         self.app = web.Application()
         self.app.router.add_post("/v21.0/{path:.*}", self.handle)
 
@@ -40,6 +43,8 @@ class GraphApi:
                 "json": await request.json(),
             }
         )
+        if any(c in json.dumps(self.calls[-1]) for c in self.failing):
+            return web.json_response({"error": {"message": "try later"}}, status=503)
         return web.json_response({"success": True, "id": f"out_{len(self.calls)}"})
 
     def to(self, comment_id: str) -> list[dict[str, Any]]:
@@ -76,7 +81,7 @@ async def client(
         yield test_client
 
 
-def comment(comment_id: str, text: str) -> bytes:
+def comment(comment_id: str, text: str, author: str = "5532019987431276") -> bytes:
     body = {
         "object": "page",
         "entry": [
@@ -92,7 +97,7 @@ def comment(comment_id: str, text: str) -> bytes:
                             "comment_id": comment_id,
                             "post_id": f"{PAGE_ID}_42",
                             "parent_id": f"{PAGE_ID}_42",
-                            "from": {"id": "5532019987431276", "name": "A Person"},
+                            "from": {"id": author, "name": "A Person"},
                             "message": text,
                             "created_time": 1733413000,
                         },
@@ -215,3 +220,27 @@ async def test_malformed_oversized_and_wrong_type_bodies_get_4xx(client: TestCli
     body = comment("c_type", "hello")
     headers = {**signed(body), "Content-Type": "text/plain"}
     assert (await client.post("/webhooks/meta", data=body, headers=headers)).status == 415
+
+
+async def test_failed_platform_calls_are_retried_then_shown_in_the_case(
+    client: TestClient, graph: tuple[GraphApi, str]
+) -> None:
+    graph[0].failing.add("c_down")
+    # Another author: the earlier tests' person already has a case, which this would join.
+    body = comment("c_down", "my mrn is 99887766 and I need my results", author="77001")
+    assert (await client.post("/webhooks/meta", data=body, headers=signed(body))).status == 200
+    for _ in range(600):  # hide, reply, private reply: 2 attempts each, with backoff
+        if len(graph[0].to("c_down")) >= 6:
+            break
+        await asyncio.sleep(0.05)
+    assert len(graph[0].to("c_down")) == 6
+    cases = CaseStore(client.app[REDIS], client.app[CIPHER])
+    case_id = await cases.case_of_message("meta", "c_down")
+    assert case_id is not None
+    for _ in range(100):
+        notes = await cases.notes(case_id)
+        if len(notes) == 3:
+            break
+        await asyncio.sleep(0.05)
+    assert [n.author for n in notes] == ["triagebot"] * 3
+    assert all("status 503, 2 attempts" in n.text for n in notes)
