@@ -145,13 +145,21 @@ _CLAIM = (
     + """
 requeue_expired(KEYS[2], KEYS[1], tonumber(ARGV[1]), ARGV[5])
 local id = ARGV[4]
+local key, status
 if id == '' then
-  local first = redis.call('ZRANGE', KEYS[1], 0, 0)
-  if #first == 0 then return false end
-  id = first[1]
+  -- The head of the queue; an id without a case (never expected) is dropped, not served.
+  repeat
+    local first = redis.call('ZRANGE', KEYS[1], 0, 0)
+    if #first == 0 then return false end
+    id = first[1]
+    key = ARGV[5] .. 'case:' .. id
+    status = redis.call('HGET', key, 'status')
+    if not status then redis.call('ZREM', KEYS[1], id) end
+  until status
+else
+  key = ARGV[5] .. 'case:' .. id
+  status = redis.call('HGET', key, 'status')
 end
-local key = ARGV[5] .. 'case:' .. id
-local status = redis.call('HGET', key, 'status')
 if not status then return {err = 'not_found'} end
 if status == 'resolved' then return {err = 'resolved'} end
 local holder = redis.call('HGET', key, 'claimed_by')
@@ -235,8 +243,7 @@ class CaseStore:
         earlier = await self.redis.get(person)
         if earlier is not None and await self.redis.exists(keys.case(_str(earlier))):
             case_id = _str(earlier)
-            await self.add_message(case_id, "person", source.text, priority=priority)
-            await self.redis.set(marker, case_id, ex=keys.DEDUPE_TTL_S)
+            await self.add_message(case_id, "person", source.text, priority=priority, once=marker)
             await self.redis.expire(person, PERSON_LINK_TTL_S)
             return case_id, False
         now = self.clock()
@@ -392,11 +399,14 @@ class CaseStore:
         text: str,
         *,
         priority: Priority | None = None,
+        once: str | None = None,
     ) -> CaseMessage:
         """A message from the person (or the bot) joins the conversation.
 
         A person writing to a waiting or resolved case puts it back in the queue; a
-        higher priority (a follow-up that is an emergency) raises the case's.
+        higher priority (a follow-up that is an emergency) raises the case's. With
+        `once` (a marker key) the message is added in the same step as the marker is
+        set, and not at all when the marker already exists: a redelivery adds nothing.
         """
         message = CaseMessage(sender=sender, text=text, at=self.clock())
 
@@ -414,7 +424,7 @@ class CaseStore:
                     fields["handed_back"] = ""
             return fields
 
-        await self._update(case_id, change, append=(keys.case_thread(case_id), message))
+        await self._update(case_id, change, append=(keys.case_thread(case_id), message), once=once)
         return message
 
     async def note(self, case_id: str, agent: str, text: str) -> Note:
@@ -469,15 +479,33 @@ class CaseStore:
         purged = 0
         for case in await self.by_status("resolved", limit=1_000_000):
             if case.resolved_at is not None and case.resolved_at < cutoff:
-                async with self.redis.pipeline(transaction=True) as pipe:
-                    pipe.delete(
-                        keys.case(case.id), keys.case_thread(case.id), keys.case_notes(case.id)
-                    )
-                    pipe.zrem(keys.CASES, case.id)
-                    pipe.zrem(keys.cases_with_status("resolved"), case.id)
-                    await pipe.execute()
-                purged += 1
+                purged += await self._purge(case.id, cutoff)
         return purged
+
+    async def _purge(self, case_id: str, cutoff: float) -> int:
+        """Delete one case if it is still resolved before the cutoff (a person may have
+        reopened it since it was listed)."""
+        key = keys.case(case_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    raw: Mapping[Any, Any] = await pipe.hgetall(key)
+                    resolved_at = _opt_float(raw.get(b"resolved_at"))
+                    if (
+                        raw.get(b"status") != b"resolved"
+                        or not resolved_at
+                        or resolved_at >= cutoff
+                    ):
+                        return 0
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.delete(key, keys.case_thread(case_id), keys.case_notes(case_id))
+                    pipe.zrem(keys.CASES, case_id)
+                    pipe.zrem(keys.cases_with_status("resolved"), case_id)
+                    await pipe.execute()
+                    return 1
+                except WatchError:
+                    continue
 
     # Internals -----------------------------------------------------------------------
 
@@ -526,13 +554,20 @@ class CaseStore:
         case_id: str,
         change: Callable[[Case], dict[str, str]],
         append: tuple[str, CaseMessage | Note] | None = None,
+        once: str | None = None,
     ) -> Case:
-        """Apply `change` to the case atomically (optimistic: retried if it moved)."""
+        """Apply `change` to the case atomically (optimistic: retried if it moved).
+
+        With `once`, nothing changes when that marker key exists, and it is set (to the
+        case id) in the same transaction.
+        """
         key = keys.case(case_id)
         async with self.redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
-                    await pipe.watch(key)
+                    await pipe.watch(key, *([once] if once else []))
+                    if once and await pipe.exists(once):
+                        return await self.get(case_id)
                     raw = await pipe.hgetall(key)
                     if not raw:
                         raise CaseError("no such case", 404)
@@ -559,6 +594,8 @@ class CaseStore:
                     else:
                         pipe.zrem(keys.QUEUE, case_id)
                     pipe.hset(key, mapping=cast(dict[Any, Any], fields))
+                    if once:
+                        pipe.set(once, case_id, ex=keys.DEDUPE_TTL_S)
                     if append is not None:
                         target, item = append
                         part = target.rsplit(":", 1)[-1]

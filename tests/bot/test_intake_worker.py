@@ -18,9 +18,9 @@ from escalation import keys
 from escalation.cases import CaseStore
 from escalation.crypto import Cipher, new_key_spec
 from escalation.private import PrivateLinks
-from tests.redis_dump import every_byte
 from nlu.engine import TriageEngine
 from nlu.models import Decision
+from tests.redis_dump import every_byte
 
 CIPHER = Cipher.from_spec(new_key_spec())
 SECRET_TEXT = "I'm Harold Finch, ssn 123-45-6789, my chemo was cancelled"

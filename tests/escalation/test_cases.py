@@ -213,3 +213,28 @@ async def test_concurrent_agents_each_case_claimed_exactly_once(store: CaseStore
     await asyncio.gather(*(agent(f"agent{n}") for n in range(3)))
     assert len(handled) == 300
     assert set(handled.values()) == {1}
+
+
+async def test_a_follow_up_delivered_twice_at_once_is_stored_once(store: CaseStore) -> None:
+    case_id, _ = await store.open(source(1, author="p9"), "normal", [])
+    follow_up = source(2, "and another thing", author="p9")
+    results = await asyncio.gather(*(store.open(follow_up, "normal", []) for _ in range(5)))
+    assert {r[0] for r in results} == {case_id}
+    assert [m.text for m in await store.thread(case_id)] == [
+        "my son needs his refill",
+        "and another thing",
+    ]
+
+
+async def test_purge_spares_a_case_reopened_after_it_was_listed(
+    store: CaseStore, clock: Clock
+) -> None:
+    case_id, _ = await store.open(source(1), "normal", [])
+    await store.resolve(case_id, "ana")
+    clock.now += 100
+    await store.add_message(case_id, "person", "still waiting")  # reopens it
+    assert await store._purge(case_id, cutoff=clock.now) == 0
+    assert (await store.get(case_id)).status == "new"
+    claimed = await store.claim("ana")
+    assert claimed is not None
+    assert claimed.id == case_id
