@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Debian's chromium for the browser tests (Playwright drives it; its own browser downloads
+# are not used). Without root or apt-get the browser tests skip and say why.
+CHROMIUM := /usr/bin/chromium
+BROWSER_STAMP := $(VENV)/.chromium
 
 .PHONY: run test lint typecheck unit eval bench clean
 
@@ -12,6 +16,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
+
+$(BROWSER_STAMP): $(STAMP)
+	@if [ ! -x $(CHROMIUM) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q chromium || { apt-get update -q && apt-get install -y -q chromium; }; \
+	fi
+	@if [ -x $(CHROMIUM) ]; then touch $@; \
+	else echo "note: $(CHROMIUM) is missing and cannot be installed here: browser tests skip"; fi
 
 run: $(STAMP)  ## run the service on its embedded defaults
 	$(BIN)/triagebot serve
@@ -25,7 +37,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) $(BROWSER_STAMP)
 	$(BIN)/pytest
 
 eval: $(STAMP)  ## figures on the shared evaluation sets

@@ -1,4 +1,4 @@
-"""The `triagebot` command: serve, triage, eval."""
+"""The `triagebot` command: serve, triage, eval, faq, staff, audit."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from bot.faq_cli import add_faq_commands, run_faq
 from bot.settings import Settings
 
 
@@ -25,7 +26,43 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("files", nargs="+", type=Path)
     evaluate.add_argument("--misses", type=int, default=20, help="misses to list per file")
     evaluate.add_argument("--json", action="store_true", help="machine-readable report")
+    _add_staff_commands(commands)
+    add_faq_commands(commands)
     return parser
+
+
+def _add_staff_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    # Roles and actions are checked by bot.staff_cli: naming them here would mean importing
+    # the account code for every command.
+    roles = "agent, faq_editor, compliance or admin"
+    staff = commands.add_parser("staff", help="staff accounts and their roles")
+    actions = staff.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="create an account")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, help=roles)
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        required=True,
+        help="read the password from the first line of stdin (asked for on a terminal)",
+    )
+    disable = actions.add_parser("disable", help="refuse logins; end all sessions and tokens")
+    disable.add_argument("username")
+    enable = actions.add_parser("enable", help="allow logins again")
+    enable.add_argument("username")
+    set_role = actions.add_parser("set-role", help="change a role; ends sessions and tokens")
+    set_role.add_argument("username")
+    set_role.add_argument("role", help=roles)
+    actions.add_parser("list", help="every account: username, role, status, created")
+
+    audit = commands.add_parser("audit", help="the audit log")
+    audit_actions = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    export = audit_actions.add_parser("export", help="entries to stdout, oldest first")
+    export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    export.add_argument("--since", metavar="ISO", help="from this time (ISO 8601; UTC if no zone)")
+    export.add_argument("--until", metavar="ISO", help="up to this time, excluded")
+    export.add_argument("--actor", help="only this actor's entries")
+    export.add_argument("--action", help="only entries of this action")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +83,16 @@ def main(argv: list[str] | None = None) -> int:
         from bot.cli import run_eval
 
         return run_eval(settings, args.files, args.misses, args.json)
+    if args.command == "staff":
+        from bot.staff_cli import run_staff
+
+        return run_staff(settings, args)
+    if args.command == "audit":
+        from bot.staff_cli import run_audit
+
+        return run_audit(settings, args)
+    if args.command == "faq":
+        return run_faq(settings, args)
     if args.command == "serve":
         from bot.app import serve
 

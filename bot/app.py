@@ -26,8 +26,11 @@ from bot.openapi import openapi_handler
 from bot.settings import Settings
 from bot.webhooks import cipher_ctx, http_ctx, meta_subscribe, receive, workers_ctx, x_crc
 from escalation import keys
+from escalation.api import add_staff_api_routes
 from escalation.cases import Source
-from nlu.engine import MAX_TEXT_CHARS, EngineConfig, TriageEngine
+from escalation.console import add_console_routes
+from escalation.private_page import add_private_page_routes
+from nlu.engine import MAX_TEXT_CHARS, TriageEngine
 from nlu.models import Decision
 
 log = logging.getLogger("triagebot.http")
@@ -200,13 +203,7 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
 async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     """Load the NLU engine in a thread and give it a pool that keeps NLP off the loop."""
     settings = app[SETTINGS]
-    config = EngineConfig(
-        settings.spacy_model,
-        settings.faq_dir,
-        settings.intent_threshold,
-        settings.data_dir / "cache",
-    )
-    app[ENGINE] = await asyncio.to_thread(TriageEngine, config)
+    app[ENGINE] = await asyncio.to_thread(TriageEngine, settings.engine_config())
     pool = NlpPool(app[ENGINE], settings.nlp_processes)
     await pool.warm_up()
     app[NLP_POOL] = pool
@@ -236,6 +233,9 @@ def create_app(settings: Settings) -> web.Application:
     app.router.add_get("/webhooks/meta", meta_subscribe)
     app.router.add_get("/webhooks/x", x_crc)
     app.router.add_post("/webhooks/{platform:meta|x}", receive)
+    add_staff_api_routes(app)
+    add_private_page_routes(app)
+    add_console_routes(app)
     return app
 
 

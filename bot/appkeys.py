@@ -11,9 +11,11 @@ from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
 from bot.settings import Settings
 from bot.worker import Handover
+from escalation.audit import AuditLog
 from escalation.cases import CaseStore
 from escalation.crypto import Cipher
 from escalation.private import PrivateLinks
+from escalation.staff import StaffStore
 from nlu.engine import TriageEngine
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -28,3 +30,5 @@ BATCHER = web.AppKey("batcher", TriageBatcher)
 CASES = web.AppKey("cases", CaseStore)
 PRIVATE_LINKS = web.AppKey("private_links", PrivateLinks)
 HANDOVER = web.AppKey("handover", Handover)
+STAFF = web.AppKey("staff", StaffStore)
+AUDIT = web.AppKey("audit", AuditLog)

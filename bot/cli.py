@@ -15,7 +15,7 @@ from typing import IO, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.settings import Settings
-from nlu.engine import MAX_TEXT_CHARS, EngineConfig, TriageEngine
+from nlu.engine import MAX_TEXT_CHARS, TriageEngine
 from nlu.evaluation import faq_intent_share, score
 from nlu.models import Decision, ErrorLine
 
@@ -38,14 +38,7 @@ class InboundLine(BaseModel):
 
 def build_engine(settings: Settings) -> TriageEngine:
     """The engine with the settings' model, content and threshold."""
-    return TriageEngine(
-        EngineConfig(
-            spacy_model=settings.spacy_model,
-            faq_dir=settings.faq_dir,
-            intent_threshold=settings.intent_threshold,
-            cache_dir=settings.data_dir / "cache",
-        )
-    )
+    return TriageEngine(settings.engine_config())
 
 
 def parse_line(raw: bytes, number: int) -> InboundLine | ErrorLine | None:

@@ -9,12 +9,24 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from bot.appkeys import CASES, CIPHER, HANDOVER, HTTP, PRIVATE_LINKS, REDIS, SETTINGS
+from bot.appkeys import (
+    AUDIT,
+    CASES,
+    CIPHER,
+    HANDOVER,
+    HTTP,
+    PRIVATE_LINKS,
+    REDIS,
+    SETTINGS,
+    STAFF,
+)
 from bot.settings import Settings
 from bot.worker import Handover
+from escalation.audit import AuditLog
 from escalation.cases import CaseStore, SlaTargets
 from escalation.notify import Notifier
 from escalation.private import PrivateLinks
+from escalation.staff import StaffStore
 
 log = logging.getLogger("triagebot.escalation")
 HOUSEKEEPING_EVERY_S = 5.0
@@ -30,8 +42,10 @@ def sla_targets(settings: Settings) -> SlaTargets:
     )
 
 
-async def housekeeping(cases: CaseStore, notifier: Notifier, settings: Settings) -> None:
-    """Forever: lapsed claims back to the queue, SLA breach alerts, retention purge."""
+async def housekeeping(
+    cases: CaseStore, audit: AuditLog, notifier: Notifier, settings: Settings
+) -> None:
+    """Forever: lapsed claims back to the queue, SLA breach alerts, retention purges."""
     rounds = 0
     while True:
         try:
@@ -39,8 +53,11 @@ async def housekeeping(cases: CaseStore, notifier: Notifier, settings: Settings)
             if rounds % 6 == 0:
                 for case in await cases.sla_breaches():
                     await notifier.case_event(case, "breach")
-            if rounds % 720 == 0:
-                await cases.purge_resolved(settings.case_retention_days * 86400)
+            if rounds % 720 == 0:  # hourly
+                purged = await cases.purge_resolved(settings.case_retention_days * 86400)
+                if purged:
+                    await audit.record("triagebot", "purge", detail=f"{purged} resolved cases")
+                await audit.trim(settings.audit_retention_days)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -64,7 +81,11 @@ async def escalation_ctx(app: web.Application) -> AsyncIterator[None]:
     notifier = Notifier(app[HTTP], settings.notify_webhook_url, f"{base}/console")
     app[CASES], app[PRIVATE_LINKS] = cases, links
     app[HANDOVER] = Handover(cases, links, base, notifier)
-    task = asyncio.create_task(housekeeping(cases, notifier, settings))
+    app[STAFF] = StaffStore(
+        app[REDIS], session_idle_s=settings.session_idle_s, token_ttl_s=settings.api_token_ttl_s
+    )
+    app[AUDIT] = AuditLog(app[REDIS])
+    task = asyncio.create_task(housekeeping(cases, app[AUDIT], notifier, settings))
     try:
         yield
     finally:

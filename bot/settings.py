@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nlu.faq import DEMO_CONTENT_DIR
+
+if TYPE_CHECKING:
+    from nlu.engine import EngineConfig
 
 
 class Settings(BaseSettings):
@@ -83,3 +86,15 @@ class Settings(BaseSettings):
     # Retention (HIPAA asks for six years of audit records)
     audit_retention_days: int = Field(default=6 * 365, ge=1)
     case_retention_days: int = Field(default=365, ge=1)
+
+    def engine_config(self) -> EngineConfig:
+        """What the triage engine needs from these settings (the CLI and the service)."""
+        from nlu.engine import EngineConfig  # spaCy and presidio load only when needed
+
+        return EngineConfig(
+            spacy_model=self.spacy_model,
+            faq_dir=self.faq_dir,
+            intent_threshold=self.intent_threshold,
+            cache_dir=self.data_dir / "cache",
+            rasa_url=self.rasa_url if self.nlu == "rasa" else None,
+        )

@@ -91,6 +91,11 @@ def staff_credentials(username: str) -> str:
     return f"{PREFIX}:staff:creds:{username}"
 
 
+def staff_login_failures(digest: str) -> str:
+    """Recent failed logins of one username from one client (by digest): throttling."""
+    return f"{PREFIX}:staff:login-failures:{digest}"
+
+
 def staff_token(digest: str) -> str:
     """An API bearer token, named by the SHA-256 of the token (the token is never stored)."""
     return f"{PREFIX}:staff:token:{digest}"

@@ -38,3 +38,11 @@ def test_data_survives_a_crash_through_the_append_only_file(tmp_path: Path) -> N
     assert client.get("also-kept") == b"yes"
     client.close()
     server.stop()
+
+
+def test_a_second_server_on_the_same_files_is_refused(tmp_path: Path) -> None:
+    with EmbeddedRedis(tmp_path) as first:
+        assert embedded_redis.running_server_port(tmp_path) == first.port
+        with pytest.raises(embedded_redis.EmbeddedRedisError, match=f"port {first.port}"):
+            EmbeddedRedis(tmp_path).start()
+    assert embedded_redis.running_server_port(tmp_path) is None

@@ -1,0 +1,73 @@
+"""`triagebot faq validate | export | import | diff`: FAQ content as Rasa 3.x YAML."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bot.settings import Settings
+from nlu.faq import FaqContent, FaqError, load_faq
+from nlu.faq_io import diff_faq, import_faq, write_faq
+
+EXIT_INVALID = 2
+
+
+def add_faq_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Declare the `faq` subcommands on the top-level parser."""
+    faq = commands.add_parser("faq", help="check, export, import and compare FAQ content")
+    actions = faq.add_subparsers(dest="faq_command", required=True, metavar="ACTION")
+    validate = actions.add_parser("validate", help="check nlu.yml and domain.yml")
+    validate.add_argument("dir", nargs="?", type=Path, help="content folder (default: faq_dir)")
+    export = actions.add_parser("export", help="write the canonical Rasa 3.x files")
+    export.add_argument(
+        "--from", dest="source", type=Path, help="content folder (default: faq_dir)"
+    )
+    export.add_argument("out_dir", type=Path)
+    imported = actions.add_parser("import", help="validate, then write the canonical form")
+    imported.add_argument("src_dir", type=Path)
+    imported.add_argument("dest_dir", type=Path)
+    diff = actions.add_parser("diff", help="intents, answers and examples that differ")
+    diff.add_argument("dir_a", type=Path)
+    diff.add_argument("dir_b", type=Path)
+
+
+def _summary(content: FaqContent) -> str:
+    examples = sum(len(intent.examples) for intent in content.intents.values())
+    guard_examples = sum(len(texts) for texts in content.guards.values())
+    return (
+        f"{len(content.intents)} intents, {examples} examples; "
+        f"{len(content.guards)} guard classes, {guard_examples} examples; "
+        f"version {content.version}"
+    )
+
+
+def run_faq(settings: Settings, args: argparse.Namespace) -> int:
+    """Run one `faq` action; content errors go to stderr as `file:line: what` (exit 2)."""
+    try:
+        if args.faq_command == "validate":
+            content = load_faq(args.dir or settings.faq_dir)
+            print(f"ok: {_summary(content)}")
+            return 0
+        if args.faq_command == "export":
+            content = load_faq(args.source or settings.faq_dir)
+            write_faq(content, args.out_dir)
+            print(f"exported to {args.out_dir}: {_summary(content)}")
+            return 0
+        if args.faq_command == "import":
+            content = import_faq(args.src_dir, args.dest_dir)
+            print(f"imported to {args.dest_dir}: {_summary(content)}")
+            return 0
+        if args.faq_command == "diff":
+            changes = diff_faq(load_faq(args.dir_a), load_faq(args.dir_b))
+            for line in changes.lines():
+                print(line)
+            return 1 if changes else 0
+    except FaqError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as exc:
+        # A folder that cannot be written: name the path, not a traceback.
+        print(f"error: {exc.filename or ''}: {exc.strerror or type(exc).__name__}", file=sys.stderr)
+        return EXIT_INVALID
+    return EXIT_INVALID

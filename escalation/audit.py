@@ -1,0 +1,225 @@
+"""The append-only audit log: who did what, to which case, and when.
+
+One Redis stream. Entry ids are Redis's own clock, so entries from every worker are in
+the order they happened, and an entry's time is its id. There is no way to change or
+delete an entry: the one deletion is `trim`, which drops what is older than the retention
+period (HIPAA asks for six years), to be run by a retention job.
+
+Callers must never pass message content, names or anything else about a patient: `detail`
+is for short codes such as "csv" or "role=agent" (it is stored in clear), and only its
+length and characters are checked here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, cast, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
+from redis.asyncio import Redis
+
+from escalation import keys
+
+AuditAction = Literal[
+    "login",
+    "login_failed",
+    "logout",
+    "token_issue",
+    "case_view",
+    "reveal",
+    "reply",
+    "claim",
+    "release",
+    "resolve",
+    "transfer",
+    "note",
+    "status_change",
+    "role_change",
+    "user_add",
+    "user_disable",
+    "user_enable",
+    "export",
+    "purge",
+    "faq_change",
+    "faq_approve",
+]
+ACTIONS: tuple[AuditAction, ...] = get_args(AuditAction)
+MAX_DETAIL_CHARS = 200
+EXPORT_FIELDS = ("at", "actor", "action", "case_id", "detail")
+_DAY_S = 24 * 3600
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+_PAGE = 500
+# A spreadsheet runs a cell that starts with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+class AuditRecord(BaseModel):
+    """What a caller records. `actor` is a username, `cli:<os user>` or `system`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    actor: str = Field(min_length=1, max_length=128, pattern=r"^[^\s\x00-\x1f\x7f]+$")
+    action: AuditAction
+    case_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    detail: str | None = Field(
+        default=None, max_length=MAX_DETAIL_CHARS, pattern=r"^[^\x00-\x1f\x7f]*$"
+    )
+
+
+class AuditEntry(AuditRecord):
+    """A recorded entry: its stream id and the time Redis gave it."""
+
+    id: str
+    at: datetime
+
+    def export_row(self) -> dict[str, str | None]:
+        """The entry as exported: EXPORT_FIELDS, time in ISO 8601 UTC."""
+        at = self.at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return {
+            "at": at,
+            "actor": self.actor,
+            "action": self.action,
+            "case_id": self.case_id,
+            "detail": self.detail,
+        }
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+# A stream page as the (non-decoding) clients return it.
+_Page = list[tuple[bytes, dict[bytes, bytes]]]
+
+
+def _entry(entry_id: bytes | str, fields: Mapping[str, str]) -> AuditEntry:
+    stream_id = _text(entry_id)
+    at = _EPOCH + timedelta(milliseconds=int(stream_id.partition("-")[0]))
+    # Checked when recorded; not again, so that an entry of an action since retired (or
+    # of a later version) can still be read and exported.
+    return AuditEntry.model_construct(
+        id=stream_id,
+        at=at,
+        actor=fields.get("actor", ""),
+        action=cast(AuditAction, fields.get("action", "")),
+        case_id=fields.get("case_id"),
+        detail=fields.get("detail"),
+    )
+
+
+def _ms_ceil(moment: datetime) -> int:
+    """The first whole millisecond at or after `moment` (in integers: floats would round)."""
+    if moment.tzinfo is None:
+        raise ValueError("since and until need a time zone")
+    return -((_EPOCH - moment) // _MS)
+
+
+def _csv_cell(value: str | None) -> str:
+    if not value:
+        return ""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+class AuditLog:
+    """Record and read the audit stream."""
+
+    def __init__(self, redis: Redis, *, clock: Callable[[], float] = time.time) -> None:
+        self._redis = redis
+        self._clock = clock  # only for the retention cutoff: entry times are Redis's
+
+    async def record(
+        self,
+        actor: str,
+        action: AuditAction,
+        case_id: str | None = None,
+        detail: str | None = None,
+    ) -> AuditEntry:
+        """Append one entry (ValueError for a malformed one). Never pass message content."""
+        record = AuditRecord(actor=actor, action=action, case_id=case_id, detail=detail)
+        fields: dict[str, str] = record.model_dump(exclude_none=True)
+        entry_id = await self._redis.xadd(keys.AUDIT, cast(dict[Any, Any], fields))
+        return _entry(entry_id, fields)
+
+    async def entries(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actor: str | None = None,
+        action: AuditAction | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[AuditEntry]:
+        """Entries from `since` (inclusive) to `until` (exclusive), oldest first."""
+        start = "-" if since is None else str(_ms_ceil(since))
+        end = "+" if until is None else str(_ms_ceil(until) - 1)
+        if end.startswith("-") or limit == 0:
+            return
+        found = 0
+        while True:
+            page = cast(_Page, await self._redis.xrange(keys.AUDIT, start, end, count=_PAGE))
+            for entry_id, fields in page:
+                entry = _entry(entry_id, {_text(k): _text(v) for k, v in fields.items()})
+                if (actor is None or entry.actor == actor) and (
+                    action is None or entry.action == action
+                ):
+                    yield entry
+                    found += 1
+                    if limit is not None and found >= limit:
+                        return
+            if len(page) < _PAGE:
+                return
+            start = "(" + _text(page[-1][0])
+
+    async def export_csv(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actor: str | None = None,
+        action: AuditAction | None = None,
+    ) -> AsyncIterator[str]:
+        """CSV text, a header line then one line per entry.
+
+        A cell that a spreadsheet would run as a formula gets a leading apostrophe.
+        """
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(EXPORT_FIELDS)
+        yield _take(buffer)
+        async for entry in self.entries(since, until, actor, action):
+            writer.writerow([_csv_cell(v) for v in entry.export_row().values()])
+            yield _take(buffer)
+
+    async def export_jsonl(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actor: str | None = None,
+        action: AuditAction | None = None,
+    ) -> AsyncIterator[str]:
+        """JSON Lines text, one object with EXPORT_FIELDS per entry."""
+        async for entry in self.entries(since, until, actor, action):
+            yield json.dumps(entry.export_row()) + "\n"
+
+    async def trim(self, retention_days: int) -> int:
+        """Delete the entries older than `retention_days`; how many went.
+
+        The only deletion the audit log has.
+        """
+        if retention_days < 1:
+            raise ValueError("retention_days must be at least 1")
+        cutoff_ms = round((self._clock() - retention_days * _DAY_S) * 1000)
+        if cutoff_ms <= 0:
+            return 0
+        return await self._redis.xtrim(keys.AUDIT, minid=str(cutoff_ms), approximate=False)
+
+
+def _take(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text

@@ -1,0 +1,308 @@
+"""The staff API through real HTTP on create_app(settings), with a real Redis."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
+
+from bot.app import create_app
+from bot.appkeys import AUDIT, CASES, CONNECTORS, STAFF
+from bot.connectors.base import ActionKind, OutboundAction, OutboundError
+from bot.settings import Settings
+from escalation.cases import Source
+
+PASSWORD = "correct horse battery"
+SECRET_TEXT = "I am Harold Finch, my MRN is 4455667 and I have chest pain"
+
+
+@pytest.fixture(scope="module")
+async def client(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> AsyncIterator[TestClient]:
+    data_dir: Path = tmp_path_factory.mktemp("var")
+    settings = Settings(
+        _env_file=None,
+        data_dir=data_dir,
+        api_token=SecretStr("test-token-0123456789"),
+        redis_url=SecretStr(redis_url),
+        cookie_secure=False,
+    )
+    async with TestClient(TestServer(create_app(settings))) as test_client:
+        yield test_client
+
+
+async def add_user(client: TestClient, role: str) -> str:
+    name = f"{role.replace('_', '')}{secrets.token_hex(3)}"
+    await client.app[STAFF].add(name, role, PASSWORD)
+    return name
+
+
+async def token_for(client: TestClient, name: str) -> dict[str, str]:
+    response = await client.post("/v1/auth/token", json={"username": name, "password": PASSWORD})
+    assert response.status == 200, await response.text()
+    return {"Authorization": f"Bearer {(await response.json())['token']}"}
+
+
+async def open_case(client: TestClient, text: str = SECRET_TEXT) -> str:
+    source = Source(
+        channel="api",
+        message_id=secrets.token_hex(6),
+        author_id=secrets.token_hex(6),
+        text=text,
+        entities=[("PERSON", 5, 17)],
+    )
+    case_id, opened = await client.app[CASES].open(source, "high", ["phi:PERSON"])
+    assert opened
+    return case_id
+
+
+async def audit_of(client: TestClient, case_id: str) -> list[tuple[str, str]]:
+    return [(e.actor, e.action) async for e in client.app[AUDIT].entries() if e.case_id == case_id]
+
+
+async def test_login_returns_a_token_and_is_audited(client: TestClient) -> None:
+    name = await add_user(client, "agent")
+    headers = await token_for(client, name)
+    assert (await client.get("/v1/cases", headers=headers)).status == 200
+    actions = [e.action async for e in client.app[AUDIT].entries(actor=name)]
+    assert "login" in actions
+
+
+async def test_wrong_password_gets_a_generic_401_and_is_audited(client: TestClient) -> None:
+    name = await add_user(client, "agent")
+    for username in (name, "nobody-here"):
+        response = await client.post(
+            "/v1/auth/token", json={"username": username, "password": "wrong password!"}
+        )
+        assert response.status == 401
+        assert await response.json() == {"error": "invalid username or password"}
+    failed = [e async for e in client.app[AUDIT].entries(action="login_failed")]
+    assert {e.actor for e in failed} >= {name, "unknown"}
+    assert all("nobody" not in e.actor for e in failed)
+
+
+async def test_repeated_login_failures_are_throttled(client: TestClient) -> None:
+    name = await add_user(client, "agent")
+    for _ in range(10):
+        await client.post("/v1/auth/token", json={"username": name, "password": "wrong password!"})
+    right = await client.post("/v1/auth/token", json={"username": name, "password": PASSWORD})
+    assert right.status == 401
+
+
+async def test_disabled_users_token_fails_on_its_next_request(client: TestClient) -> None:
+    name = await add_user(client, "agent")
+    headers = await token_for(client, name)
+    assert (await client.get("/v1/cases", headers=headers)).status == 200
+    await client.app[STAFF].disable(name)
+    response = await client.get("/v1/cases", headers=headers)
+    assert response.status == 401
+    assert "error" in await response.json()
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not-a-token"}])
+async def test_cases_need_a_staff_token(client: TestClient, headers: dict[str, str]) -> None:
+    assert (await client.get("/v1/cases", headers=headers)).status == 401
+
+
+async def test_agent_cannot_read_audit_or_change_roles(client: TestClient) -> None:
+    agent = await token_for(client, await add_user(client, "agent"))
+    other = await add_user(client, "agent")
+    assert (await client.get("/v1/audit", headers=agent)).status == 403
+    response = await client.post(f"/v1/staff/{other}/role", json={"role": "admin"}, headers=agent)
+    assert response.status == 403
+    assert (await client.app[STAFF].get(other)).role == "agent"  # type: ignore[union-attr]
+
+
+async def test_compliance_reads_audit_but_cannot_work_cases(client: TestClient) -> None:
+    officer = await token_for(client, await add_user(client, "compliance"))
+    response = await client.get("/v1/audit?action=login&limit=5", headers=officer)
+    assert response.status == 200
+    assert all(e["action"] == "login" for e in (await response.json())["entries"])
+    assert (await client.get("/v1/cases", headers=officer)).status == 403
+    assert (await client.get("/v1/audit?action=bogus", headers=officer)).status == 400
+
+
+async def test_admin_changes_a_role_audited_and_old_token_stops_working(
+    client: TestClient,
+) -> None:
+    admin = await token_for(client, await add_user(client, "admin"))
+    name = await add_user(client, "agent")
+    agent = await token_for(client, name)
+    response = await client.post(
+        f"/v1/staff/{name}/role", json={"role": "compliance"}, headers=admin
+    )
+    assert response.status == 200
+    assert (await response.json())["role"] == "compliance"
+    assert (await client.get("/v1/cases", headers=agent)).status == 401
+    changes = [e async for e in client.app[AUDIT].entries(action="role_change")]
+    assert changes[-1].detail == f"user={name} role=compliance"
+    missing = await client.post("/v1/staff/ghost/role", json={"role": "agent"}, headers=admin)
+    assert missing.status == 404
+    bad = await client.post(f"/v1/staff/{name}/role", json={"role": "root"}, headers=admin)
+    assert bad.status == 422
+
+
+async def test_case_view_is_masked_and_audited(client: TestClient) -> None:
+    name = await add_user(client, "agent")
+    headers = await token_for(client, name)
+    case_id = await open_case(client)
+    response = await client.get(f"/v1/cases/{case_id}", headers=headers)
+    assert response.status == 200
+    view = await response.json()
+    text = view["thread"][0]["text"]
+    assert "Harold" not in text
+    assert "4455667" not in text
+    assert text.startswith("I am [PERSON], my MRN is [NUMBER]")
+    assert view["revealed"] is False
+    assert (name, "case_view") in await audit_of(client, case_id)
+
+
+async def test_listing_carries_metadata_only(client: TestClient) -> None:
+    headers = await token_for(client, await add_user(client, "agent"))
+    case_id = await open_case(client)
+    response = await client.get("/v1/cases?status=new", headers=headers)
+    listed = await response.text()
+    assert case_id in listed
+    assert "Harold" not in listed
+    assert (await client.get("/v1/cases?status=lost", headers=headers)).status == 400
+
+
+async def test_each_reveal_is_audited_with_actor_time_and_case(client: TestClient) -> None:
+    name = await add_user(client, "agent")
+    headers = await token_for(client, name)
+    case_id = await open_case(client)
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    first = await client.get(f"/v1/cases/{case_id}?reveal=1", headers=headers)
+    second = await client.post(f"/v1/cases/{case_id}/reveal", headers=headers)
+    for response in (first, second):
+        assert response.status == 200
+        assert (await response.json())["thread"][0]["text"] == SECRET_TEXT
+    reveals = [
+        e
+        async for e in client.app[AUDIT].entries(since=before, action="reveal")
+        if e.case_id == case_id
+    ]
+    assert len(reveals) == 2
+    assert all(e.actor == name and e.at >= before for e in reveals)
+
+
+async def test_claim_reply_resolve_flow(client: TestClient) -> None:
+    name = await add_user(client, "agent")
+    headers = await token_for(client, name)
+    rival = await token_for(client, await add_user(client, "agent"))
+    case_id = await open_case(client)
+
+    claimed = await client.post(f"/v1/cases/{case_id}/claim", headers=headers)
+    assert (await claimed.json())["case"]["claimed_by"] == name
+    assert (await client.post(f"/v1/cases/{case_id}/claim", headers=rival)).status == 409
+
+    note = await client.post(f"/v1/cases/{case_id}/note", json={"text": "ask"}, headers=headers)
+    assert note.status == 200
+    reply = await client.post(
+        f"/v1/cases/{case_id}/reply", json={"text": "We will call you."}, headers=headers
+    )
+    body = await reply.json()
+    assert (body["case"]["status"], body["delivery"]) == ("waiting", None)
+
+    transfer = await client.post(
+        f"/v1/cases/{case_id}/transfer", json={"team": "nursing"}, headers=headers
+    )
+    assert (await transfer.json())["case"]["team"] == "nursing"
+    resolved = await client.post(
+        f"/v1/cases/{case_id}/resolve", json={"hand_back": True}, headers=headers
+    )
+    assert (await resolved.json())["case"]["status"] == "resolved"
+    again = await client.post(f"/v1/cases/{case_id}/resolve", headers=headers)
+    assert again.status == 409
+
+    thread = await client.app[CASES].thread(case_id)
+    assert thread[-1].text == "We will call you."
+    assert [a for _, a in await audit_of(client, case_id)] == [
+        "claim",
+        "note",
+        "reply",
+        "transfer",
+        "resolve",
+    ]
+
+
+async def test_unknown_case_is_404_and_bad_bodies_are_4xx_without_echo(
+    client: TestClient,
+) -> None:
+    headers = await token_for(client, await add_user(client, "agent"))
+    for method, path in [
+        ("GET", "/v1/cases/feedfacefeedface"),
+        ("POST", "/v1/cases/feedfacefeedface/claim"),
+        ("POST", "/v1/cases/feedfacefeedface/resolve"),
+    ]:
+        response = await client.request(method, path, headers=headers)
+        assert response.status == 404, path
+        assert "error" in await response.json()
+    case_id = await open_case(client)
+    cases = [
+        (b'{"text": "Harold 123-45-6789', 400),
+        (b'{"text": ""}', 422),
+        (b'{"text": "Harold 123-45-6789", "extra": 1}', 422),
+        (b'{"team": "Harold 123-45-6789"}', 422),
+    ]
+    for raw, status in cases:
+        path = "transfer" if b"team" in raw else "reply"
+        response = await client.post(
+            f"/v1/cases/{case_id}/{path}",
+            data=raw,
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        text = await response.text()
+        assert response.status == status, text
+        assert "Harold" not in text
+        assert "123-45" not in text
+
+
+class RecordingConnector:
+    """Plays a platform: records direct messages, or fails every send."""
+
+    platform = "fakechat"
+
+    def __init__(self, fail: bool) -> None:
+        self.fail, self.sent = fail, []
+
+    async def send(self, session: object, action: OutboundAction) -> None:
+        if self.fail:
+            raise OutboundError(503, retryable=True, detail="down")
+        self.sent.append(action)
+
+
+@pytest.mark.parametrize(("fail", "delivery"), [(False, "sent"), (True, "failed")])
+async def test_reply_to_a_private_message_is_delivered_and_never_lost(
+    client: TestClient, fail: bool, delivery: str
+) -> None:
+    headers = await token_for(client, await add_user(client, "agent"))
+    connector = RecordingConnector(fail)
+    client.app[CONNECTORS]["fakechat"] = connector  # type: ignore[assignment]
+    try:
+        source = Source(
+            channel="fakechat",
+            message_id=secrets.token_hex(6),
+            author_id="psid-42",
+            kind="direct",
+            text="is my biopsy back?",
+        )
+        case_id, _ = await client.app[CASES].open(source, "normal", ["medical_advice"])
+        response = await client.post(
+            f"/v1/cases/{case_id}/reply", json={"text": "We will call you."}, headers=headers
+        )
+        assert response.status == 200
+        assert (await response.json())["delivery"] == delivery
+        assert (await client.app[CASES].thread(case_id))[-1].text == "We will call you."
+        if not fail:
+            assert [(a.kind, a.target_id, a.text) for a in connector.sent] == [
+                (ActionKind.DIRECT, "psid-42", "We will call you.")
+            ]
+    finally:
+        del client.app[CONNECTORS]["fakechat"]

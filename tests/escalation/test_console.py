@@ -1,0 +1,197 @@
+"""The staff console through real HTTP on create_app(settings), with a real Redis."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
+
+from bot.app import create_app
+from bot.appkeys import AUDIT, CASES, STAFF
+from bot.settings import Settings
+from escalation.cases import Source
+from escalation.console import cookie_options
+
+PASSWORD = "correct horse battery"
+SECRET = "I am Harold Finch and my MRN is 4455667"
+
+
+@pytest.fixture(scope="module")
+async def client(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> AsyncIterator[TestClient]:
+    data_dir: Path = tmp_path_factory.mktemp("var")
+    settings = Settings(
+        _env_file=None, data_dir=data_dir, redis_url=SecretStr(redis_url), cookie_secure=False
+    )
+    async with TestClient(TestServer(create_app(settings))) as test_client:
+        yield test_client
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found is not None
+    return found.group(1)
+
+
+async def log_in(client: TestClient, role: str = "agent") -> tuple[str, ClientResponse]:
+    name = f"{role}{secrets.token_hex(3)}"
+    await client.app[STAFF].add(name, role, PASSWORD)
+    client.session.cookie_jar.clear()
+    form = await (await client.get("/console/login")).text()
+    response = await client.post(
+        "/console/login",
+        data={"csrf": csrf_of(form), "username": name, "password": PASSWORD},
+        allow_redirects=False,
+    )
+    return name, response
+
+
+async def open_case(client: TestClient) -> str:
+    source = Source(
+        channel="api",
+        message_id=secrets.token_hex(6),
+        author_id=secrets.token_hex(6),
+        text=SECRET,
+        entities=[("PERSON", 5, 17)],
+    )
+    case_id, _ = await client.app[CASES].open(source, "high", ["phi:PERSON"])
+    return case_id
+
+
+async def page_csrf(client: TestClient, path: str = "/console") -> str:
+    response = await client.get(path)
+    assert response.status == 200
+    return csrf_of(await response.text())
+
+
+async def test_login_sets_a_strict_http_only_session_cookie(client: TestClient) -> None:
+    name, response = await log_in(client)
+    assert response.status == 303
+    assert response.headers["Location"] == "/console"
+    cookie = next(
+        c for c in response.headers.getall("Set-Cookie") if c.startswith("triage_session=")
+    )
+    assert "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie
+    assert "Path=/console" in cookie
+    assert "Secure" not in cookie  # this app runs with cookie_secure off
+    assert cookie_options(secure=True)["secure"] is True
+    assert (await client.get("/console")).status == 200
+    assert [e.detail async for e in client.app[AUDIT].entries(actor=name, action="login")] == [
+        "console"
+    ]
+
+
+async def test_login_without_its_csrf_cookie_or_with_a_wrong_password_fails(
+    client: TestClient,
+) -> None:
+    name = f"agent{secrets.token_hex(3)}"
+    await client.app[STAFF].add(name, "agent", PASSWORD)
+    client.session.cookie_jar.clear()
+    forged = await client.post(
+        "/console/login", data={"csrf": "x", "username": name, "password": PASSWORD}
+    )
+    assert forged.status == 403
+    form = await (await client.get("/console/login")).text()
+    wrong = await client.post(
+        "/console/login",
+        data={"csrf": csrf_of(form), "username": name, "password": "wrong password!"},
+    )
+    assert wrong.status == 401
+    assert "Invalid username or password" in await wrong.text()
+
+
+async def test_pages_need_a_session(client: TestClient) -> None:
+    client.session.cookie_jar.clear()
+    for path in ("/console", "/console/events", "/console/cases/abc"):
+        response = await client.get(path, allow_redirects=False)
+        assert response.status == 303, path
+        assert response.headers["Location"] == "/console/login"
+
+
+async def test_post_without_csrf_is_refused(client: TestClient) -> None:
+    await log_in(client)
+    case_id = await open_case(client)
+    for data in ({}, {"csrf": "forged"}):
+        response = await client.post(f"/console/cases/{case_id}/claim", data=data)
+        assert response.status == 403
+    assert (await client.app[CASES].get(case_id)).status == "new"
+
+
+async def test_queue_shows_a_new_case_and_events_push_it(client: TestClient) -> None:
+    await log_in(client)
+    before = await open_case(client)
+    assert before in await (await client.get("/console")).text()
+    async with client.get("/console/events") as events:
+        assert events.headers["Content-Type"] == "text/event-stream"
+        first = await events.content.readuntil(b"\n\n")
+        assert before.encode() in first
+        assert b"Harold" not in first
+        later = await open_case(client)
+        pushed = await events.content.readuntil(b"\n\n")
+        while pushed.startswith(b":"):
+            pushed = await events.content.readuntil(b"\n\n")
+        assert later.encode() in pushed
+
+
+async def test_case_page_masks_and_reveal_is_audited(client: TestClient) -> None:
+    name, _ = await log_in(client)
+    case_id = await open_case(client)
+    page = await (await client.get(f"/console/cases/{case_id}")).text()
+    assert "Harold" not in page
+    assert "4455667" not in page
+    assert "[PERSON]" in page
+    revealed = await client.post(f"/console/cases/{case_id}/reveal", data={"csrf": csrf_of(page)})
+    assert revealed.status == 200
+    assert "Harold Finch" in await revealed.text()
+    actions = [e.action async for e in client.app[AUDIT].entries(actor=name) if e.case_id]
+    assert actions == ["case_view", "reveal"]
+
+
+async def test_claim_reply_transfer_resolve_from_the_console(client: TestClient) -> None:
+    name, _ = await log_in(client)
+    case_id = await open_case(client)
+    csrf = await page_csrf(client, f"/console/cases/{case_id}")
+    base = f"/console/cases/{case_id}"
+    for path, data in [
+        ("claim", {}),
+        ("reply", {"text": "We will call you today."}),
+        ("note", {"text": "called back"}),
+        ("transfer", {"team": "billing"}),
+        ("resolve", {"hand_back": "1"}),
+    ]:
+        response = await client.post(f"{base}/{path}", data={"csrf": csrf, **data})
+        assert response.status == 200, (path, await response.text())
+    case = await client.app[CASES].get(case_id)
+    assert (case.status, case.handed_back) == ("resolved", True)
+    assert (case.team, (await client.app[CASES].thread(case_id))[-1].text) == (
+        "billing",
+        "We will call you today.",
+    )
+    # Each redirect back to the case page is a view, audited too.
+    entries = client.app[AUDIT].entries(actor=name)
+    audited = [e.action async for e in entries if e.case_id and e.action != "case_view"]
+    assert audited == ["claim", "reply", "note", "transfer", "resolve"]
+
+
+async def test_disabled_users_session_ends_on_its_next_request(client: TestClient) -> None:
+    name, _ = await log_in(client)
+    assert (await client.get("/console", allow_redirects=False)).status == 200
+    await client.app[STAFF].disable(name)
+    response = await client.get("/console", allow_redirects=False)
+    assert response.status == 303
+
+
+async def test_logout_ends_the_session(client: TestClient) -> None:
+    await log_in(client)
+    csrf = await page_csrf(client)
+    response = await client.post("/console/logout", data={"csrf": csrf}, allow_redirects=False)
+    assert response.status == 303
+    assert (await client.get("/console", allow_redirects=False)).status == 303
