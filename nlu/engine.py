@@ -12,6 +12,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from spacy.tokens import Doc
 
@@ -99,6 +100,15 @@ class EngineConfig:
     faq_dir: Path
     intent_threshold: float
     cache_dir: Path | None = None  # where trained intent models are kept between runs
+    rasa_url: str | None = None  # set: intents come from this Rasa server, not ours
+
+
+class IntentSource(Protocol):
+    """Where FAQ intents come from: the built-in classifier or a Rasa server."""
+
+    faq_keys: frozenset[str]
+
+    def predict_many(self, texts: Sequence[str]) -> list[IntentGuess]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +136,7 @@ class TriageEngine:
         self.health = HealthTermFinder()
         self._lock = threading.Lock()
         self.content: FaqContent = load_faq(config.faq_dir)
-        self.classifier = IntentClassifier(self.content, config.intent_threshold, config.cache_dir)
+        self.classifier = self._intent_source(self.content)
         self._public_places = public_places(self.content)
         from spacy.lang.en.stop_words import STOP_WORDS
 
@@ -134,10 +144,17 @@ class TriageEngine:
 
     def use_content(self, content: FaqContent) -> None:
         """Switch to new FAQ content (retrains the classifier first, then swaps atomically)."""
-        classifier = IntentClassifier(content, self.config.intent_threshold, self.config.cache_dir)
+        classifier = self._intent_source(content)
         places = public_places(content)
         with self._lock:
             self.content, self.classifier, self._public_places = content, classifier, places
+
+    def _intent_source(self, content: FaqContent) -> IntentSource:
+        if self.config.rasa_url:
+            from nlu.rasa import RasaIntents
+
+            return RasaIntents(content, self.config.rasa_url, self.config.intent_threshold)
+        return IntentClassifier(content, self.config.intent_threshold, self.config.cache_dir)
 
     def analyze_many(self, texts: Sequence[str]) -> list[Analysis]:
         """Analyse a batch of message texts (each at most MAX_TEXT_CHARS)."""
@@ -180,7 +197,7 @@ class TriageEngine:
         doc: Doc = self.nlp.make_doc(text)
         return doc
 
-    def _cues(self, text: str, guess: IntentGuess, classifier: IntentClassifier) -> _Cues:
+    def _cues(self, text: str, guess: IntentGuess, classifier: IntentSource) -> _Cues:
         """What the wording alone says: health terms, signals and whose health it is."""
         health = tuple(
             Entity(type=f"HEALTH_{term.kind}", start=term.start, end=term.end, score=0.8)
