@@ -19,6 +19,7 @@ from bot.appkeys import BATCHER, ENGINE, HANDOVER, METRICS, NLP_POOL, REDIS, SET
 from bot.batcher import TriageBatcher
 from bot.embedded_redis import EmbeddedRedis
 from bot.escalation_ctx import escalation_ctx
+from bot.faq_live import faq_ctx
 from bot.logs import RUNNER_OPTIONS
 from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
@@ -223,7 +224,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app.cleanup_ctx.extend(
-        [redis_ctx, engine_ctx, cipher_ctx, http_ctx, escalation_ctx, workers_ctx]
+        [redis_ctx, engine_ctx, faq_ctx, cipher_ctx, http_ctx, escalation_ctx, workers_ctx]
     )
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

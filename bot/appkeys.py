@@ -17,6 +17,7 @@ from escalation.crypto import Cipher
 from escalation.private import PrivateLinks
 from escalation.staff import StaffStore
 from nlu.engine import TriageEngine
+from nlu.faq_store import FaqStore
 
 SETTINGS = web.AppKey("settings", Settings)
 REDIS = web.AppKey("redis", Redis)
@@ -32,3 +33,4 @@ PRIVATE_LINKS = web.AppKey("private_links", PrivateLinks)
 HANDOVER = web.AppKey("handover", Handover)
 STAFF = web.AppKey("staff", StaffStore)
 AUDIT = web.AppKey("audit", AuditLog)
+FAQ = web.AppKey("faq", FaqStore)

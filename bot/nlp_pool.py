@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
 from nlu.engine import EngineConfig, TriageEngine
+from nlu.faq_store import LiveFaq
 from nlu.models import Decision
 
 _engine: TriageEngine | None = None
@@ -25,8 +26,10 @@ def _init(config: EngineConfig) -> None:
     _engine = TriageEngine(config)
 
 
-def _triage(items: Sequence[tuple[str, str]]) -> list[Decision]:
+def _triage(items: Sequence[tuple[str, str]], live: LiveFaq | None) -> list[Decision]:
     assert _engine is not None, "the NLP pool process was not initialised"
+    if live is not None:  # cheap unless the version changed (then it retrains once)
+        _engine.use_live(live)
     return _engine.triage_many(items)
 
 
@@ -36,6 +39,8 @@ class NlpPool:
     def __init__(self, engine: TriageEngine, processes: int) -> None:
         self.engine = engine
         self.processes = processes
+        # The live FAQ state, sent with every batch to pool processes (their own engines).
+        self.live: LiveFaq | None = None
         self._executor: Executor
         if processes > 0:
             self._executor = ProcessPoolExecutor(
@@ -59,7 +64,7 @@ class NlpPool:
         """Decisions for a batch of (id, text)."""
         loop = asyncio.get_running_loop()
         if self.processes > 0:
-            return await loop.run_in_executor(self._executor, _triage, list(items))
+            return await loop.run_in_executor(self._executor, _triage, list(items), self.live)
         return await loop.run_in_executor(self._executor, self.engine.triage_many, items)
 
     def shutdown(self) -> None:

@@ -109,3 +109,20 @@ def staff_session(digest: str) -> str:
 # Audit
 # Append-only stream of staff actions; trimmed only by age (the retention setting).
 AUDIT = f"{PREFIX}:audit"
+
+
+# FAQ content under change control (public texts, stored in clear)
+FAQ_LIVE = f"{PREFIX}:faq:live"  # the live version's name
+FAQ_HISTORY = f"{PREFIX}:faq:history"  # list of live-version changes, newest first
+FAQ_DRAFTS = f"{PREFIX}:faq:drafts"  # draft ids by creation time
+FAQ_NOTICE = f"{PREFIX}:faq:notice"  # the notice in force (expires by itself)
+
+
+def faq_version(version: str) -> str:
+    """One kept version: canonical Rasa files and scheduled answers (JSON)."""
+    return f"{PREFIX}:faq:version:{version}"
+
+
+def faq_draft(draft_id: str) -> str:
+    """One draft with its author, reason, proposal, decision and evaluation (JSON)."""
+    return f"{PREFIX}:faq:draft:{draft_id}"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -17,6 +18,7 @@ from typing import Protocol
 from spacy.tokens import Doc
 
 from nlu.faq import FaqContent, load_faq
+from nlu.faq_store import LiveFaq, Notice, ScheduledAnswer, answers_at
 from nlu.health import HealthKind, HealthTermFinder
 from nlu.intents import IntentClassifier
 from nlu.models import Analysis, Decision, Entity, IntentGuess, Signal
@@ -138,6 +140,10 @@ class TriageEngine:
         self.content: FaqContent = load_faq(config.faq_dir)
         self.classifier = self._intent_source(self.content)
         self._public_places = public_places(self.content)
+        # Set by the service from the live FAQ version (scheduled answers, the notice).
+        self._schedules: Sequence[ScheduledAnswer] = ()
+        self._notice: Notice | None = None
+        self.clock: Callable[[], float] = time.time
         from spacy.lang.en.stop_words import STOP_WORDS
 
         self._stop_words = frozenset(STOP_WORDS)
@@ -148,6 +154,14 @@ class TriageEngine:
         places = public_places(content)
         with self._lock:
             self.content, self.classifier, self._public_places = content, classifier, places
+
+    def use_live(self, live: LiveFaq) -> None:
+        """Answer as the live FAQ version says: its content (retrained only when it
+        changed), its scheduled answers and the notice in force."""
+        if live.version.version != self.content.version:
+            self.use_content(live.version.content())
+        with self._lock:
+            self._schedules, self._notice = tuple(live.version.schedules), live.notice
 
     def _intent_source(self, content: FaqContent) -> IntentSource:
         if self.config.rasa_url:
@@ -175,8 +189,11 @@ class TriageEngine:
     def triage_many(self, items: Sequence[tuple[str, str]]) -> list[Decision]:
         """Decide a batch of (id, text) messages."""
         with self._lock:
-            content = self.content
-        answers = {key: intent.answer for key, intent in content.intents.items()}
+            content, schedules, notice = self.content, self._schedules, self._notice
+        now = self.clock()
+        answers = answers_at(content, schedules, now)
+        if notice is not None and now < notice.expires_at:
+            answers = {key: f"{answer}\n\n{notice.text}" for key, answer in answers.items()}
         # A photo or sticker comment has no text: nothing to answer, nothing to hide.
         blank = [not text.strip() for _, text in items]
         texts = [text for (_, text), b in zip(items, blank, strict=True) if not b]

@@ -121,8 +121,18 @@ def parse_examples(block: str) -> tuple[str, ...]:
 def load_faq(directory: Path) -> FaqContent:
     """Load and validate `nlu.yml` and `domain.yml` from a directory."""
     nlu_path, domain_path = directory / NLU_FILE, directory / DOMAIN_FILE
-    nlu = _load_model(nlu_path, NluFile)
-    domain = _load_model(domain_path, DomainFile)
+    return parse_faq(
+        _read(nlu_path), _read(domain_path), nlu_name=str(nlu_path), domain_name=str(domain_path)
+    )
+
+
+def parse_faq(
+    nlu_text: str, domain_text: str, *, nlu_name: str = NLU_FILE, domain_name: str = DOMAIN_FILE
+) -> FaqContent:
+    """Validate the two files' texts (named in errors as given); the version is their hash."""
+    nlu = _load_model(nlu_text, nlu_name, NluFile)
+    domain = _load_model(domain_text, domain_name, DomainFile)
+    nlu_path, domain_path = nlu_name, domain_name
 
     answers: dict[str, str] = {}
     for name, variants in domain.responses.items():
@@ -132,7 +142,7 @@ def load_faq(directory: Path) -> FaqContent:
     examples: dict[str, list[str]] = {}
     guards: dict[str, list[str]] = {}
     seen: dict[str, str] = {}
-    lines = _line_index(nlu_path)
+    lines = _line_index(nlu_text)
     for index, item in enumerate(nlu.nlu):
         where = f"{nlu_path}:{lines.get(('nlu', index), 1)}"
         if item.intent.startswith(FAQ_PREFIX):
@@ -161,7 +171,7 @@ def load_faq(directory: Path) -> FaqContent:
     if orphans:
         raise FaqError(f"{nlu_path}: no faq/<key> examples for responses: {', '.join(orphans)}")
 
-    digest = hashlib.sha256(nlu_path.read_bytes() + b"\0" + domain_path.read_bytes())
+    digest = hashlib.sha256(nlu_text.encode() + b"\0" + domain_text.encode())
     intents = {
         key: FaqIntent(key=key, examples=tuple(texts), answer=answers[key])
         for key, texts in sorted(examples.items())
@@ -173,13 +183,17 @@ def load_faq(directory: Path) -> FaqContent:
     )
 
 
-def _load_model(path: Path, model: type[_M]) -> _M:
+def _read(path: Path) -> str:
     try:
-        raw = path.read_text(encoding="utf-8")
+        # Bytes as they are (no newline translation): the version hashes the exact files.
+        return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise FaqError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise FaqError(f"{path}: cannot be read ({type(exc).__name__})") from None
+
+
+def _load_model(raw: str, path: str, model: type[_M]) -> _M:
     try:
         data = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
@@ -192,7 +206,7 @@ def _load_model(path: Path, model: type[_M]) -> _M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        lines = _line_index(path)
+        lines = _line_index(raw)
         first = exc.errors()[0]
         loc = tuple(first["loc"])
         line = _nearest_line(lines, loc)
@@ -202,10 +216,10 @@ def _load_model(path: Path, model: type[_M]) -> _M:
         ) from None
 
 
-def _line_index(path: Path) -> dict[tuple[Any, ...], int]:
+def _line_index(raw: str) -> dict[tuple[Any, ...], int]:
     """Map each YAML node path (keys and list indexes) to its 1-based line number."""
     index: dict[tuple[Any, ...], int] = {}
-    root = yaml.compose(path.read_text(encoding="utf-8"))
+    root = yaml.compose(raw)
 
     def walk(node: yaml.Node, at: tuple[Any, ...]) -> None:
         index[at] = node.start_mark.line + 1

@@ -1,0 +1,59 @@
+"""Keep every engine of this process on the live FAQ version, within a second of a change."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bot.appkeys import ENGINE, FAQ, NLP_POOL, REDIS, SETTINGS
+from bot.nlp_pool import NlpPool
+from escalation import keys
+from nlu.engine import TriageEngine
+from nlu.faq_store import FaqStore
+
+log = logging.getLogger("triagebot.faq")
+POLL_S = 0.5
+
+
+async def follow_live(store: FaqStore, engine: TriageEngine, pool: NlpPool) -> None:
+    """Apply the live version and notice whenever either changes."""
+    seen: tuple[str | None, bytes | str | None] | None = None
+    while True:
+        try:
+            current = (await store.live_id(), await store.redis.get(keys.FAQ_NOTICE))
+            if current != seen:
+                live = await store.live_state()
+                if live is not None:
+                    # Retraining (when the version changed) runs off the event loop.
+                    await asyncio.to_thread(engine.use_live, live)
+                    pool.live = live
+                    log.info("faq version live", extra={"faq_version": live.version.version})
+                seen = current
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("could not follow the live FAQ version")
+        await asyncio.sleep(POLL_S)
+
+
+async def faq_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Seed the FAQ store from the content files on first start, then follow it."""
+    store = FaqStore(app[REDIS])
+    app[FAQ] = store
+    live = await store.seed(app[SETTINGS].faq_dir)
+    state = await store.live_state()
+    if state is not None:
+        await asyncio.to_thread(app[ENGINE].use_live, state)
+        app[NLP_POOL].live = state
+    log.info("faq version live", extra={"faq_version": live.version})
+    task = asyncio.create_task(follow_live(store, app[ENGINE], app[NLP_POOL]))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
