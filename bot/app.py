@@ -30,6 +30,8 @@ from escalation import keys
 from escalation.api import add_staff_api_routes
 from escalation.cases import Source
 from escalation.console import add_console_routes
+from escalation.faq_api import add_faq_api_routes
+from escalation.faq_console import add_faq_console_routes
 from escalation.private_page import add_private_page_routes
 from nlu.engine import MAX_TEXT_CHARS, TriageEngine
 from nlu.models import Decision
@@ -113,18 +115,16 @@ async def post_message(request: web.Request) -> web.Response:
     message = MessageIn.model_validate_json(await request.read())
     redis = request.app[REDIS]
     key = keys.message_decision(message.channel, message.message_id)
-    first = await redis.get(key)
-    if first is not None:
-        decision = DecisionOut.model_validate_json(first)
-        decision.duplicate = True
-        return web.json_response(text=decision.model_dump_json())
     started = time.perf_counter()
+    # Repeats are rare: triage first and let the stored first Decision win below, rather
+    # than spend a Redis round trip on every request to look for one.
     result = await request.app[BATCHER].triage(message.message_id, message.text)
     out = DecisionOut.model_validate(result.model_dump())
     if out.action in ("escalate", "emergency"):
-        await _open_case(request.app, message, out)
-    if not await redis.set(key, out.model_dump_json(), nx=True, ex=keys.DEDUPE_TTL_S):
-        # A concurrent delivery of the same id won the race: answer with its decision.
+        await _open_case(request.app, message, out)  # idempotent per message id
+    # The private link is the person's key to their case: only its digest is stored.
+    first = out.model_dump_json(exclude={"private_url", "duplicate"})
+    if not await redis.set(key, first, nx=True, ex=keys.DEDUPE_TTL_S):
         stored = await redis.get(key)
         if stored is not None:
             out = DecisionOut.model_validate_json(stored)
@@ -150,10 +150,9 @@ async def _open_case(app: web.Application, message: MessageIn, out: DecisionOut)
         text=message.text,
         entities=[(e.type, e.start, e.end) for e in out.entities],
     )
-    out.case_id, opened = await handover.cases.open(source, out.priority or "normal", out.reasons)
-    if opened:
-        token = await handover.links.issue(out.case_id)
-        out.private_url = f"{handover.public_base_url}/p/{token}"
+    out.case_id, _, out.private_url = await handover.open_case(
+        source, out.priority or "normal", out.reasons
+    )
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -237,6 +236,8 @@ def create_app(settings: Settings) -> web.Application:
     add_staff_api_routes(app)
     add_private_page_routes(app)
     add_console_routes(app)
+    add_faq_api_routes(app)
+    add_faq_console_routes(app)
     return app
 
 

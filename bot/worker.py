@@ -91,24 +91,27 @@ class Handover:
             text=message.text,
             entities=[(e.type, e.start, e.end) for e in decision.entities],
         )
-        case_id, opened = await self.open_case(
+        _, opened, url = await self.open_case(
             source, decision.priority or "normal", decision.reasons
         )
         if not opened:
             # Joined a conversation staff already have: a public comment is still hidden
             # and acknowledged, a private message just waits for staff.
             return None, message.kind is MessageKind.DIRECT
-        url = await self.private_url(case_id)
         return f"{templates.PRIVATE_INVITE} {templates.PRIVATE_LINK.format(url=url)}", False
 
     async def open_case(
         self, source: Source, priority: Priority, reasons: Sequence[str]
-    ) -> tuple[str, bool]:
-        """Open (or find) the case; staff hear of an urgent one at once."""
-        case_id, opened = await self.cases.open(source, priority, reasons)
-        if opened and priority == "urgent" and self.notifier is not None:
+    ) -> tuple[str, bool, str | None]:
+        """Open (or find) the case: (case id, opened now, private link of a new case).
+        Staff hear of a new urgent case at once."""
+        token, link = self.links.prepare()
+        case_id, opened = await self.cases.open(source, priority, reasons, link=link)
+        if not opened:
+            return case_id, False, None
+        if priority == "urgent" and self.notifier is not None:
             await self.notifier.case_event(await self.cases.get(case_id), "urgent")
-        return case_id, opened
+        return case_id, True, f"{self.public_base_url.rstrip('/')}/p/{token}"
 
     async def private_url(self, case_id: str) -> str:
         """A fresh link to the case's secure chat page."""

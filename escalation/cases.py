@@ -174,18 +174,28 @@ return id
 """
 )
 _REQUEUE = _REQUEUE_EXPIRED + "return requeue_expired(KEYS[2], KEYS[1], tonumber(ARGV[1]), ARGV[2])"
-# KEYS: message marker, case hash, queue, cases, status set, thread.
-# ARGV: case id, marker ttl, queue score, created ms, first thread entry, field/value pairs.
+# One round trip for a new escalation: the redelivery check, the person's earlier case,
+# and the case with its first message, queue entry and (optionally) private link.
+# KEYS: message marker, person link, case hash, queue, cases, status set, thread, link key.
+# ARGV: case id, marker ttl, person ttl, queue score, created ms, first thread entry,
+#       link ttl (0: no link), case key prefix, field/value pairs.
+# Returns {'known', id}, {'person', id} (the caller joins that case) or {'opened', id}.
 _OPEN = """
-local existing = redis.call('GET', KEYS[1])
-if existing then return existing end
+local known = redis.call('GET', KEYS[1])
+if known then return {'known', known} end
+local earlier = redis.call('GET', KEYS[2])
+if earlier and redis.call('EXISTS', ARGV[8] .. earlier) == 1 then
+  return {'person', earlier}
+end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-redis.call('HSET', KEYS[2], unpack(ARGV, 6))
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[3])
+redis.call('HSET', KEYS[3], unpack(ARGV, 9))
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
-redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
-redis.call('RPUSH', KEYS[6], ARGV[5])
-return ARGV[1]
+redis.call('ZADD', KEYS[5], ARGV[5], ARGV[1])
+redis.call('ZADD', KEYS[6], ARGV[5], ARGV[1])
+redis.call('RPUSH', KEYS[7], ARGV[6])
+if tonumber(ARGV[7]) > 0 then redis.call('SET', KEYS[8], ARGV[1], 'EX', ARGV[7]) end
+return {'opened', ARGV[1]}
 """
 _ERRORS = {
     "not_found": CaseError("no such case", 404),
@@ -228,24 +238,21 @@ class CaseStore:
     # Opening -------------------------------------------------------------------------
 
     async def open(
-        self, source: Source, priority: Priority, reasons: Sequence[str]
+        self,
+        source: Source,
+        priority: Priority,
+        reasons: Sequence[str],
+        *,
+        link: tuple[str, int] | None = None,
     ) -> tuple[str, bool]:
         """The case for a message: (case id, opened now).
 
         A redelivered message finds the case it opened before. A new message from a
-        person with a recent case joins that case (and reopens it) instead.
+        person with a recent case joins that case (and reopens it) instead. `link`
+        (key, ttl) is pointed at a case opened now, in the same step: its private link.
         """
         marker = keys.case_for_message(source.channel, source.message_id)
-        known = await self.redis.get(marker)
-        if known is not None:
-            return _str(known), False
         person = keys.case_for_person(self._person(source.channel, source.author_id))
-        earlier = await self.redis.get(person)
-        if earlier is not None and await self.redis.exists(keys.case(_str(earlier))):
-            case_id = _str(earlier)
-            await self.add_message(case_id, "person", source.text, priority=priority, once=marker)
-            await self.redis.expire(person, PERSON_LINK_TTL_S)
-            return case_id, False
         now = self.clock()
         created_ms = int(now * 1000)
         case_id = secrets.token_hex(8)
@@ -263,28 +270,36 @@ class CaseStore:
             "content": self._seal(case_id, "content", source.model_dump_json().encode()),
         }
         first = self._message(case_id, CaseMessage(sender="person", text=source.text, at=now))
-        opened = await self._open(
+        link_key, link_ttl = link or (f"{keys.PREFIX}:no-link", 0)
+        outcome, found = await self._open(
             keys=[
                 marker,
+                person,
                 keys.case(case_id),
                 keys.QUEUE,
                 keys.CASES,
                 keys.cases_with_status("new"),
                 keys.case_thread(case_id),
+                link_key,
             ],
             args=[
                 case_id,
                 keys.DEDUPE_TTL_S,
+                PERSON_LINK_TTL_S,
                 queue_score(priority, created_ms),
                 created_ms,
                 first,
+                link_ttl,
+                f"{keys.PREFIX}:case:",
                 *[item for pair in fields.items() for item in pair],
             ],
         )
-        opened_id = opened.decode() if isinstance(opened, bytes) else str(opened)
-        if opened_id == case_id:
-            await self.redis.set(person, case_id, ex=PERSON_LINK_TTL_S)
-        return opened_id, opened_id == case_id
+        found_id = _str(found)
+        if _str(outcome) == "person":
+            await self.add_message(found_id, "person", source.text, priority=priority, once=marker)
+            await self.redis.expire(person, PERSON_LINK_TTL_S)
+            return await self.case_of_message(source.channel, source.message_id) or found_id, False
+        return found_id, _str(outcome) == "opened"
 
     async def case_of_message(self, channel: str, message_id: str) -> str | None:
         """The case a message opened or joined, if any."""

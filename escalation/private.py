@@ -47,9 +47,15 @@ class PrivateLinks:
 
     async def issue(self, case_id: str) -> str:
         """A new token bound to the case, valid for `ttl_s`."""
-        token = secrets.token_urlsafe(TOKEN_BYTES)
-        await self.redis.set(keys.private_link(_digest(token)), case_id, ex=self.ttl_s)
+        token, (key, ttl) = self.prepare()
+        await self.redis.set(key, case_id, ex=ttl)
         return token
+
+    def prepare(self) -> tuple[str, tuple[str, int]]:
+        """A new token and the (key, ttl) under which its case id is to be stored: for
+        storing it in the same step as the case it opens."""
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        return token, (keys.private_link(_digest(token)), self.ttl_s)
 
     async def case_for(self, token: str, client: str) -> str | None:
         """The case a token opens, or None (unknown or expired); raises TooManyGuesses."""

@@ -94,8 +94,10 @@ class ActionTriageHandoff(Action):  # type: ignore[misc]
             entities=[(e.type, e.start, e.end) for e in decision.entities],
         )
         reasons = decision.reasons or ["human_requested"]
-        case_id, _ = await self.handover.open_case(source, decision.priority or "normal", reasons)
-        url = await self.handover.private_url(case_id)
+        case_id, _, url = await self.handover.open_case(
+            source, decision.priority or "normal", reasons
+        )
+        url = url or await self.handover.private_url(case_id)
         if decision.action == "emergency":
             dispatcher.utter_message(text=templates.EMERGENCY_REPLY)
         else:
