@@ -14,9 +14,11 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.exposition import generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.appkeys import BATCHER, ENGINE, HANDOVER, METRICS, NLP_POOL, REDIS, SETTINGS
-from bot.batcher import TriageBatcher
+from bot.batcher import Overloaded, TriageBatcher
 from bot.embedded_redis import EmbeddedRedis
 from bot.escalation_ctx import escalation_ctx
 from bot.faq_live import faq_ctx
@@ -66,6 +68,14 @@ def _problem(status: type[web.HTTPException], detail: str) -> web.HTTPException:
     return status(text=json.dumps({"error": detail}), content_type="application/json")
 
 
+def _busy(detail: str) -> web.HTTPException:
+    return web.HTTPServiceUnavailable(
+        text=json.dumps({"error": detail}),
+        content_type="application/json",
+        headers={"Retry-After": "1"},
+    )
+
+
 def _where(loc: tuple[int | str, ...]) -> str:
     """The invalid field's name when it is one of ours; a client's own keys are never echoed."""
     known = set(MessageIn.model_fields)
@@ -90,6 +100,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise _problem(web.HTTPBadRequest, "body is not valid JSON") from None
         # pydantic's message can quote the input; keep only its type.
         raise _problem(web.HTTPUnprocessableEntity, f"{where}: invalid ({first['type']})") from None
+    except Overloaded:
+        raise _busy("too many messages waiting; retry shortly") from None
+    except (RedisConnectionError, RedisTimeoutError):
+        log.warning("redis unavailable on %s", request.path)
+        raise _busy("storage temporarily unavailable; retry shortly") from None
     except asyncio.CancelledError:
         raise
     except Exception:
@@ -188,7 +203,7 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     else:
         url = settings.redis_url.get_secret_value()
     # A blocking pool queues callers under a burst instead of failing them.
-    pool = BlockingConnectionPool.from_url(url, max_connections=64, timeout=10)
+    pool = BlockingConnectionPool.from_url(url, max_connections=64, timeout=3)
     client: Redis = Redis(connection_pool=pool)
     try:
         await client.ping()

@@ -17,6 +17,10 @@ from nlu.models import Decision
 _Item = tuple[str, str, "asyncio.Future[Decision]"]
 
 
+class Overloaded(Exception):
+    """More messages are waiting than the NLP can take in time: the caller should retry."""
+
+
 class TriageBatcher:
     """Collects up to `max_batch` messages or waits `max_wait_s`, whichever comes first."""
 
@@ -26,9 +30,13 @@ class TriageBatcher:
         max_batch: int = 64,
         max_wait_s: float = 0.010,
         observe: Callable[[int], None] | None = None,
+        max_waiting: int = 500,
     ) -> None:
         self.pool, self._observe = pool, observe
         self.max_batch, self.max_wait_s = max_batch, max_wait_s
+        # Beyond this many waiting messages an answer would come too late to be useful:
+        # refuse at once (503) rather than queue for seconds and time out.
+        self.max_waiting = max_waiting
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -48,6 +56,8 @@ class TriageBatcher:
 
     async def triage(self, message_id: str, text: str) -> Decision:
         """The Decision for one message, made in a batch with its neighbours."""
+        if self._queue.qsize() >= self.max_waiting:
+            raise Overloaded
         future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
         await self._queue.put((message_id, text, future))
         return await future

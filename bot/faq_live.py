@@ -16,7 +16,7 @@ from nlu.engine import TriageEngine
 from nlu.faq_store import FaqStore
 
 log = logging.getLogger("triagebot.faq")
-POLL_S = 0.5
+POLL_S = 0.25
 
 
 async def follow_live(store: FaqStore, engine: TriageEngine, pool: NlpPool) -> None:
@@ -28,9 +28,9 @@ async def follow_live(store: FaqStore, engine: TriageEngine, pool: NlpPool) -> N
             if current != seen:
                 live = await store.live_state()
                 if live is not None:
+                    pool.live = live  # pool processes switch with their next batch
                     # Retraining (when the version changed) runs off the event loop.
                     await asyncio.to_thread(engine.use_live, live)
-                    pool.live = live
                     log.info("faq version live", extra={"faq_version": live.version.version})
                 seen = current
         except asyncio.CancelledError:
@@ -47,8 +47,11 @@ async def faq_ctx(app: web.Application) -> AsyncIterator[None]:
     live = await store.seed(app[SETTINGS].faq_dir)
     state = await store.live_state()
     if state is not None:
+        # The main engine trains first (and caches the model); the pool processes then
+        # switch while warming up, before the service says it is ready.
         await asyncio.to_thread(app[ENGINE].use_live, state)
         app[NLP_POOL].live = state
+        await app[NLP_POOL].warm_up()
     log.info("faq version live", extra={"faq_version": live.version})
     task = asyncio.create_task(follow_live(store, app[ENGINE], app[NLP_POOL]))
     try:

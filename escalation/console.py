@@ -96,7 +96,8 @@ def _page(
         idle_ms = request.app[SETTINGS].session_idle_s * 1000
         script = _IDLE_SCRIPT.format(ms=idle_ms) + script
         header = (
-            f'<p><a href="/console">Queue</a> · {_e(user.username)} ({_e(user.role)}) '
+            f'<p><a href="/console">Queue</a> · <a href="/console/faq">FAQ</a> · '
+            f"{_e(user.username)} ({_e(user.role)}) "
             f'<form class="inline" method="post" action="/console/logout">{_csrf_field(csrf)}'
             '<button type="submit">Log out</button></form></p>'
         )

@@ -155,6 +155,11 @@ class TriageEngine:
         with self._lock:
             self.content, self.classifier, self._public_places = content, classifier, places
 
+    def prepare_content(self, content: FaqContent) -> None:
+        """Train content's intent model into the cache, so switching to it later is quick."""
+        if self.config.cache_dir is not None and not self.config.rasa_url:
+            IntentClassifier(content, self.config.intent_threshold, self.config.cache_dir)
+
     def use_live(self, live: LiveFaq) -> None:
         """Answer as the live FAQ version says: its content (retrained only when it
         changed), its scheduled answers and the notice in force."""

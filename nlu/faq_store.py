@@ -181,7 +181,11 @@ class FaqStore:
         live = await self.live()
         if live is not None:
             return live
-        version = make_version(load_faq(directory), [], author, self.clock())
+        files = load_faq(directory)
+        # Named like the files themselves: engines that loaded them are already on it.
+        version = make_version(files, [], author, self.clock()).model_copy(
+            update={"version": files.version}
+        )
         await self._save_version(version)
         if await self.redis.set(keys.FAQ_LIVE, version.version, nx=True):
             await self._history(

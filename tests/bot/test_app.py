@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from bot.app import create_app
+from bot.appkeys import BATCHER
 from bot.settings import Settings
 
 TOKEN = "test-token-0123456789"
@@ -100,3 +101,27 @@ async def test_metrics_count_decisions_without_content(client: TestClient) -> No
     text = await (await client.get("/metrics")).text()
     assert "triage_decisions_total" in text
     assert "Harold" not in text
+
+
+async def test_overload_is_refused_at_once_with_503_and_retry_after(client: TestClient) -> None:
+    batcher = client.app[BATCHER]
+    batcher.max_waiting, limit = 0, batcher.max_waiting
+    try:
+        response = await client.post(
+            "/v1/messages",
+            json={"message_id": "busy-1", "author_id": "u", "text": "my mrn is 4455667"},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+    finally:
+        batcher.max_waiting = limit
+    assert response.status == 503
+    assert response.headers["Retry-After"] == "1"
+    assert "4455667" not in await response.text()
+    # Nothing was recorded: the same message is triaged normally once there is room.
+    again = await client.post(
+        "/v1/messages",
+        json={"message_id": "busy-1", "author_id": "u", "text": "where do I park?"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert again.status == 200
+    assert (await again.json())["duplicate"] is False
