@@ -28,6 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="machine-readable report")
     _add_staff_commands(commands)
     add_faq_commands(commands)
+    actions = commands.add_parser(
+        "rasa-actions", help="serve the rasa-sdk actions (screen, handoff) for a Rasa assistant"
+    )
+    actions.add_argument("--port", type=int, default=5055)
     return parser
 
 
@@ -91,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.staff_cli import run_audit
 
         return run_audit(settings, args)
+    if args.command == "rasa-actions":
+        from bot.rasa_cli import run_actions
+
+        return run_actions(settings, args.port)
     if args.command == "faq":
         return run_faq(settings, args)
     if args.command == "serve":
