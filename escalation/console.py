@@ -182,7 +182,9 @@ async def login_submit(request: web.Request) -> web.Response:
         session = await request.app[STAFF].create_session(user.username)
     except AuthError:
         return _login_page(request, "Invalid username or password.", status=401)
-    response = web.HTTPSeeOther(location="/console")
+    # Each role lands where its work is: the queue, or the FAQ editor.
+    home = "/console" if user.role in CASE_ROLES else "/console/faq"
+    response = web.HTTPSeeOther(location=home)
     response.set_cookie(
         SESSION_COOKIE, session.id, **cookie_options(request.app[SETTINGS].cookie_secure)
     )

@@ -20,6 +20,7 @@ from typing import Literal, cast
 
 from pydantic import BaseModel, Field, model_validator
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
 from escalation import keys
 from nlu.faq import FaqContent, FaqError, FaqIntent, load_faq, parse_faq
@@ -246,8 +247,9 @@ class FaqStore:
 
     async def record_evaluation(self, draft_id: str, evaluation: dict[str, object]) -> None:
         """Store the draft's evaluation (progress, scores, flags) as it goes."""
-        draft = await self.draft(draft_id)
-        await self._save_draft(draft.model_copy(update={"evaluation": evaluation}))
+        await self._change_draft(
+            draft_id, lambda d: d.model_copy(update={"evaluation": evaluation})
+        )
 
     async def approve(self, draft_id: str, approver: str) -> FaqVersion:
         """Make a pending draft live; its author may not approve it (403)."""
@@ -309,16 +311,35 @@ class FaqStore:
         return None if live is None else LiveFaq(live, await self.notice())
 
     async def _decide(self, draft_id: str, approver: str, status: DraftStatus) -> Draft:
-        draft = await self.draft(draft_id)
-        if draft.author == approver:
-            raise FaqChangeError("the author of a draft cannot decide on it", 403)
-        if draft.status != "pending":
-            raise FaqChangeError(f"the draft is already {draft.status}")
-        decided = draft.model_copy(
-            update={"status": status, "decided_by": approver, "decided_at": self.clock()}
-        )
-        await self._save_draft(decided)
-        return decided
+        def decide(draft: Draft) -> Draft:
+            if draft.author == approver:
+                raise FaqChangeError("the author of a draft cannot decide on it", 403)
+            if draft.status != "pending":
+                raise FaqChangeError(f"the draft is already {draft.status}")
+            return draft.model_copy(
+                update={"status": status, "decided_by": approver, "decided_at": self.clock()}
+            )
+
+        return await self._change_draft(draft_id, decide)
+
+    async def _change_draft(self, draft_id: str, change: Callable[[Draft], Draft]) -> Draft:
+        """Read, change and write a draft atomically: two decisions, or a decision and an
+        evaluation update, landing together never undo each other."""
+        key = keys.faq_draft(draft_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    raw = await pipe.get(key)
+                    if raw is None:
+                        raise FaqChangeError("no such draft", 404)
+                    changed = change(Draft.model_validate_json(raw))
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.set(key, changed.model_dump_json())
+                    await pipe.execute()
+                    return changed
+                except WatchError:
+                    continue
 
     async def _save_version(self, version: FaqVersion) -> None:
         await self.redis.set(keys.faq_version(version.version), version.model_dump_json())

@@ -3,6 +3,7 @@ notices, and the engine answering as the live version says."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -155,3 +156,13 @@ async def test_a_notice_is_added_to_public_answers_until_it_expires(
     reply = answer(live_engine, "when are visiting hours?")
     assert reply is not None
     assert "diversion" not in reply
+
+
+async def test_two_approvals_at_once_make_one_decision(store: FaqStore) -> None:
+    draft = await store.propose("eddie", "race", change(answers={"parking": NEW_PARKING}))
+    results = await asyncio.gather(
+        store.approve(draft.id, "carla"), store.reject(draft.id, "dana"), return_exceptions=True
+    )
+    assert sum(isinstance(r, FaqChangeError) for r in results) == 1
+    decided = await store.draft(draft.id)
+    assert decided.decided_by in ("carla", "dana")
