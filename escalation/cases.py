@@ -12,6 +12,8 @@ a killed process) loses it when it ends, and the case returns to the queue.
 
 from __future__ import annotations
 
+import asyncio
+import random
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -619,5 +621,8 @@ class CaseStore:
                         )
                     await pipe.execute()
                 except WatchError:
+                    # Someone changed the case first: retry after a short random pause, so
+                    # a burst of messages to one case does not retry in lockstep.
+                    await asyncio.sleep(random.uniform(0, 0.005))
                     continue
                 return await self.get(case_id)
