@@ -64,7 +64,8 @@ async def service(
             triagebot(), "serve", env=env, stdout=out, stderr=out
         )
     try:
-        async with aiohttp.ClientSession() as http:
+        # Each probe is bounded: a server that accepts but does not answer fails the test.
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
             for _ in range(START_TIMEOUT_S * 4):
                 if process.returncode is not None:
                     pytest.fail(f"triagebot serve exited: {log.read_text()[-2000:]}")
@@ -72,7 +73,7 @@ async def service(
                     async with http.get(f"{base}/readyz") as ready:
                         if ready.status == 200:
                             break
-                except aiohttp.ClientConnectionError:
+                except (aiohttp.ClientConnectionError, TimeoutError):
                     pass
                 await asyncio.sleep(0.25)
             else:
