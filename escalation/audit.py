@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
 
 from escalation import keys
+from escalation.replies import as_text
 
 AuditAction = Literal[
     "login",
@@ -90,16 +91,12 @@ class AuditEntry(AuditRecord):
         }
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 # A stream page as the (non-decoding) clients return it.
 _Page = list[tuple[bytes, dict[bytes, bytes]]]
 
 
 def _entry(entry_id: bytes | str, fields: Mapping[str, str]) -> AuditEntry:
-    stream_id = _text(entry_id)
+    stream_id = as_text(entry_id)
     at = _EPOCH + timedelta(milliseconds=int(stream_id.partition("-")[0]))
     # Checked when recorded; not again, so that an entry of an action since retired (or
     # of a later version) can still be read and exported.
@@ -163,7 +160,7 @@ class AuditLog:
         while True:
             page = cast(_Page, await self._redis.xrange(keys.AUDIT, start, end, count=_PAGE))
             for entry_id, fields in page:
-                entry = _entry(entry_id, {_text(k): _text(v) for k, v in fields.items()})
+                entry = _entry(entry_id, {as_text(k): as_text(v) for k, v in fields.items()})
                 if (actor is None or entry.actor == actor) and (
                     action is None or entry.action == action
                 ):
@@ -173,7 +170,7 @@ class AuditLog:
                         return
             if len(page) < _PAGE:
                 return
-            start = "(" + _text(page[-1][0])
+            start = "(" + as_text(page[-1][0])
 
     async def export_csv(
         self,

@@ -26,6 +26,7 @@ from redis.exceptions import ResponseError, WatchError
 
 from escalation import keys
 from escalation.crypto import Cipher
+from escalation.replies import as_bytes, as_text
 from nlu.models import Priority
 
 Status = Literal["new", "claimed", "waiting", "resolved"]
@@ -210,15 +211,6 @@ def _opt_float(value: bytes | None) -> float | None:
     return float(value) if value else None
 
 
-def _str(value: bytes | str) -> str:
-    """redis-py types replies as bytes or str; this client returns bytes."""
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _bytes(value: bytes | str) -> bytes:
-    return value if isinstance(value, bytes) else value.encode()
-
-
 class CaseStore:
     """Cases in Redis: open, claim, converse, transfer, resolve, reopen."""
 
@@ -296,24 +288,24 @@ class CaseStore:
                 *[item for pair in fields.items() for item in pair],
             ],
         )
-        found_id = _str(found)
-        if _str(outcome) == "person":
+        found_id = as_text(found)
+        if as_text(outcome) == "person":
             await self.add_message(found_id, "person", source.text, priority=priority, once=marker)
             await self.redis.expire(person, PERSON_LINK_TTL_S)
             return await self.case_of_message(source.channel, source.message_id) or found_id, False
-        return found_id, _str(outcome) == "opened"
+        return found_id, as_text(outcome) == "opened"
 
     async def case_of_message(self, channel: str, message_id: str) -> str | None:
         """The case a message opened or joined, if any."""
         found = await self.redis.get(keys.case_for_message(channel, message_id))
-        return None if found is None else _str(found)
+        return None if found is None else as_text(found)
 
     async def case_of_person(self, channel: str, author_id: str) -> str | None:
         """The person's recent case, if any (resolved ones included)."""
         found = await self.redis.get(keys.case_for_person(self._person(channel, author_id)))
-        if found is None or not await self.redis.exists(keys.case(_str(found))):
+        if found is None or not await self.redis.exists(keys.case(as_text(found))):
             return None
-        return _str(found)
+        return as_text(found)
 
     # Reading -------------------------------------------------------------------------
 
@@ -329,13 +321,13 @@ class CaseStore:
         blob = await self.redis.hget(keys.case(case_id), "content")
         if blob is None:
             raise CaseError("no such case", 404)
-        return Source.model_validate_json(self._open_sealed(case_id, "content", _bytes(blob)))
+        return Source.model_validate_json(self._open_sealed(case_id, "content", as_bytes(blob)))
 
     async def thread(self, case_id: str) -> list[CaseMessage]:
         """The conversation, oldest first, decrypted."""
         blobs = await self.redis.lrange(keys.case_thread(case_id), 0, -1)
         return [
-            CaseMessage.model_validate_json(self._open_sealed(case_id, "thread", _bytes(b)))
+            CaseMessage.model_validate_json(self._open_sealed(case_id, "thread", as_bytes(b)))
             for b in blobs
         ]
 
@@ -343,13 +335,14 @@ class CaseStore:
         """Internal notes, oldest first, decrypted."""
         blobs = await self.redis.lrange(keys.case_notes(case_id), 0, -1)
         return [
-            Note.model_validate_json(self._open_sealed(case_id, "notes", _bytes(b))) for b in blobs
+            Note.model_validate_json(self._open_sealed(case_id, "notes", as_bytes(b)))
+            for b in blobs
         ]
 
     async def by_status(self, status: Status | None = None, limit: int = 200) -> list[Case]:
         """Cases of one status (or all), in queue order: priority, then age."""
         key = keys.cases_with_status(status) if status else keys.CASES
-        ids = [_str(cast(bytes, i)) for i in await self.redis.zrange(key, 0, -1)]
+        ids = [as_text(cast(bytes, i)) for i in await self.redis.zrange(key, 0, -1)]
         async with self.redis.pipeline(transaction=False) as pipe:
             for case_id in ids:
                 pipe.hgetall(keys.case(case_id))
@@ -546,7 +539,7 @@ class CaseStore:
     @staticmethod
     def _case(case_id: str, raw: Mapping[Any, Any]) -> Case:
         def text(name: str) -> str:
-            return _str(raw.get(name.encode(), b""))
+            return as_text(raw.get(name.encode(), b""))
 
         return Case(
             id=case_id,

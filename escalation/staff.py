@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from escalation import keys
+from escalation.replies import as_text
 
 Role = Literal["agent", "faq_editor", "compliance", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -141,15 +142,11 @@ def csrf_token(session_id: str) -> str:
 _Record = Mapping[bytes | str, bytes | str]
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _user(username: str, record: _Record) -> StaffUser:
     return StaffUser.model_validate(
         {
             "username": username,
-            "role": _text(record[b"role"]),
+            "role": as_text(record[b"role"]),
             "disabled": record[b"disabled"] == b"1",
             "created_at": datetime.fromtimestamp(float(record[b"created_at"]), UTC),
         }
@@ -214,7 +211,7 @@ class StaffStore:
 
     async def list(self) -> builtins.list[StaffUser]:
         """Every account, by username."""
-        names = sorted(_text(n) for n in await self._redis.smembers(keys.STAFF_USERS))
+        names = sorted(as_text(n) for n in await self._redis.smembers(keys.STAFF_USERS))
         async with self._redis.pipeline(transaction=False) as pipe:
             for name in names:
                 pipe.hgetall(keys.staff_user(name))
@@ -239,7 +236,7 @@ class StaffStore:
         record: _Record = {}
         if USERNAME_PATTERN.fullmatch(username):
             record = await self._redis.hgetall(keys.staff_user(username))
-        stored = _text(record.get(b"password", b""))
+        stored = as_text(record.get(b"password", b""))
         if not await self._in_thread(self._verify, stored, password):
             raise AuthError
         if record[b"disabled"] != b"0":
@@ -362,7 +359,7 @@ class StaffStore:
         record = await self._redis.hgetall(key)
         if not record:
             return None
-        username = _text(record[b"user"])
+        username = as_text(record[b"user"])
         account = await self._redis.hgetall(keys.staff_user(username))
         if (
             float(record[b"expires"]) <= self._clock()
@@ -378,5 +375,5 @@ class StaffStore:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(key)
             if username:
-                pipe.zrem(keys.staff_credentials(_text(username)), key)
+                pipe.zrem(keys.staff_credentials(as_text(username)), key)
             await pipe.execute()

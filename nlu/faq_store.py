@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from escalation import keys
+from escalation.replies import as_text
 from nlu.faq import FaqContent, FaqError, FaqIntent, load_faq, parse_faq
 from nlu.faq_io import render_domain, render_nlu
 
@@ -199,7 +200,7 @@ class FaqStore:
     async def live_id(self) -> str | None:
         """The live version's name (cheap: what watchers poll)."""
         found = await self.redis.get(keys.FAQ_LIVE)
-        return None if found is None else _text(found)
+        return None if found is None else as_text(found)
 
     async def live(self) -> FaqVersion | None:
         """The live version."""
@@ -241,7 +242,7 @@ class FaqStore:
 
     async def drafts(self, status: DraftStatus | None = None) -> list[Draft]:
         """Drafts, newest first."""
-        ids = [_text(cast(bytes, i)) for i in await self.redis.zrevrange(keys.FAQ_DRAFTS, 0, 199)]
+        ids = [as_text(cast(bytes, i)) for i in await self.redis.zrevrange(keys.FAQ_DRAFTS, 0, 199)]
         found = [await self.draft(i) for i in ids]
         return [d for d in found if status is None or d.status == status]
 
@@ -349,7 +350,3 @@ class FaqStore:
 
     async def _history(self, entry: HistoryEntry) -> None:
         await self.redis.lpush(keys.FAQ_HISTORY, entry.model_dump_json())
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
