@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from nlu.faq import DEMO_CONTENT_DIR, load_faq
-from nlu.intents import FALLBACK, IntentClassifier
+from nlu.intents import FALLBACK, IntentClassifier, normalize
 
 QUESTIONS = [
     "when are visiting hours",
@@ -39,3 +41,22 @@ def test_a_broken_cache_file_is_ignored_and_retrained(tmp_path: Path) -> None:
 def test_low_confidence_falls_back() -> None:
     classifier = IntentClassifier(load_faq(DEMO_CONTENT_DIR), 0.99)
     assert classifier.predict("hmm ok so").name == FALLBACK
+
+
+def test_prediction_scores_equal_scikit_learns_features_times_the_coefficients() -> None:
+    """The fast per-message scoring is the same arithmetic as the training features."""
+    classifier = IntentClassifier(load_faq(DEMO_CONTENT_DIR), 0.45)
+    texts = [
+        *QUESTIONS,
+        "",  # no known term at all
+        "zzzq xxyq",
+        "parking parking parking parking where where",  # repeated terms: sublinear tf
+        "visiting hours?? for my mom in room 12, and is valet open on sundays too",
+    ]
+    normalized = [normalize(t) for t in texts]
+    expected = np.asarray(
+        classifier._features(normalized) @ classifier._coef + classifier._intercept
+    )
+    fast = np.stack([classifier._scores(t) for t in normalized])
+    assert fast.shape == expected.shape
+    np.testing.assert_allclose(fast, expected, rtol=1e-9, atol=1e-12)
