@@ -14,10 +14,17 @@ from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
 from nlu.engine import EngineConfig, TriageEngine
-from nlu.faq_store import LiveFaq
+from nlu.faq_store import FaqVersion, LiveFaq, Notice
 from nlu.models import Decision
 
 _engine: TriageEngine | None = None
+# The FAQ version this pool process answers from. Batches name the live version and
+# carry its content (tens of KB) only to a process that does not have it yet.
+_version: FaqVersion | None = None
+
+
+class StaleFaq(Exception):
+    """A pool process was asked to answer from a FAQ version it has not been sent."""
 
 
 def _init(config: EngineConfig) -> None:
@@ -26,10 +33,21 @@ def _init(config: EngineConfig) -> None:
     _engine = TriageEngine(config)
 
 
-def _triage(items: Sequence[tuple[str, str]], live: LiveFaq | None) -> list[Decision]:
+def _triage(
+    items: Sequence[tuple[str, str]],
+    live: tuple[str, Notice | None] | None,
+    version: FaqVersion | None = None,
+) -> list[Decision]:
+    global _version  # noqa: PLW0603 - the process's own copy of the live version
     assert _engine is not None, "the NLP pool process was not initialised"
-    if live is not None:  # cheap unless the version changed (then it retrains once)
-        _engine.use_live(live)
+    if version is not None:
+        _version = version
+    if live is not None:
+        name, notice = live
+        if _version is None or _version.version != name:
+            raise StaleFaq(name)
+        # Cheap unless the version changed (then it retrains once).
+        _engine.use_live(LiveFaq(_version, notice))
     return _engine.triage_many(items)
 
 
@@ -64,7 +82,15 @@ class NlpPool:
         """Decisions for a batch of (id, text)."""
         loop = asyncio.get_running_loop()
         if self.processes > 0:
-            return await loop.run_in_executor(self._executor, _triage, list(items), self.live)
+            live = self.live
+            named = None if live is None else (live.version.version, live.notice)
+            try:
+                return await loop.run_in_executor(self._executor, _triage, list(items), named)
+            except StaleFaq:
+                assert live is not None
+                return await loop.run_in_executor(
+                    self._executor, _triage, list(items), named, live.version
+                )
         return await loop.run_in_executor(self._executor, self.engine.triage_many, items)
 
     def shutdown(self) -> None:
