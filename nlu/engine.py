@@ -22,7 +22,7 @@ from nlu.faq_store import LiveFaq, Notice, ScheduledAnswer, answers_at
 from nlu.health import HealthKind, HealthTermFinder
 from nlu.intents import IntentClassifier
 from nlu.models import Analysis, Decision, Entity, IntentGuess, Signal
-from nlu.phi.engine import analyze_doc, build_analyzer, load_spacy
+from nlu.phi.engine import build_analyzer, load_spacy
 from nlu.policy import FACILITY_ADDRESS, decide
 from nlu.signals import asks_for_advice, normalize_quotes, wording_signals
 
@@ -134,7 +134,7 @@ class TriageEngine:
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
         self.nlp = load_spacy(config.spacy_model)
-        self.analyzer, self.nlp_engine = build_analyzer(self.nlp)
+        self.phi = build_analyzer(self.nlp)
         self.health = HealthTermFinder()
         self._lock = threading.Lock()
         self.content: FaqContent = load_faq(config.faq_dir)
@@ -263,7 +263,7 @@ class TriageEngine:
         )
 
     def _entities(self, text: str, doc: Doc) -> tuple[Entity, ...]:
-        results = analyze_doc(self.analyzer, self.nlp_engine, doc)
+        results = self.phi.analyze(doc)
         found: list[Entity] = []
         for r in sorted(results, key=lambda r: (r.start, -r.end)):
             if r.entity_type == "PERSON" and _CLINICIAN_TITLE.search(text[: r.start]):

@@ -206,10 +206,7 @@ def phi_flags(answer_text: str, engine: TriageEngine) -> list[str]:
     made only of words the live answers publish, and an email address on a domain they
     publish (the facility's own).
     """
-    from nlu.phi.engine import analyze_doc
-
-    doc = engine.nlp(answer_text)
-    results = analyze_doc(engine.analyzer, engine.nlp_engine, doc)
+    results = engine.phi.analyze(engine.nlp(answer_text))
     public_domains = _published_domains(engine.content)
     published_words = _published_words(engine.content)
     from nlu.engine import _CLINICIAN_TITLE  # the engine's own rule, not a copy of it

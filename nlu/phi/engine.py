@@ -8,7 +8,9 @@ enhancer needs). That one pass is shared with every other component.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import spacy
@@ -113,6 +115,23 @@ class SharedSpacyNlpEngine(SpacyNlpEngine):
         return artifacts
 
 
+# Recognizers every one of whose patterns holds a digit (IPv6 may instead be all hex
+# letters and colons, "cafe::"). A text with neither cannot match them, so it skips them.
+_NEED_A_DIGIT_OR_COLON: tuple[type[EntityRecognizer], ...] = (
+    CreditCardRecognizer,
+    IbanRecognizer,
+    IpRecognizer,
+    GatedPhoneRecognizer,
+    UsSsnRecognizer,
+    UsLicenseRecognizer,
+    MedicareMbiRecognizer,
+    AddressInContextRecognizer,
+    ZipCodeRecognizer,
+    LongNumberRecognizer,
+)
+_DIGIT_OR_COLON = re.compile(r"[\d:]")
+
+
 def recognizers() -> list[EntityRecognizer]:
     """Every recognizer triage uses, registered explicitly (no auto-discovery)."""
     return [
@@ -139,17 +158,38 @@ def recognizers() -> list[EntityRecognizer]:
     ]
 
 
-def build_analyzer(nlp: Language) -> tuple[AnalyzerEngine, SharedSpacyNlpEngine]:
-    """An AnalyzerEngine over the shared pipeline with exactly our recognizers."""
+@dataclass(frozen=True, slots=True)
+class PhiAnalyzer:
+    """presidio over the shared spaCy pass, with exactly our recognizers.
+
+    Most public messages hold no digit: they go to an analyzer without the recognizers
+    that need one, which gives the same results for a tenth less of the NLP time.
+    """
+
+    engine: SharedSpacyNlpEngine
+    full: AnalyzerEngine
+    no_digits: AnalyzerEngine
+
+    def analyze(self, doc: Doc) -> Sequence[Any]:
+        """presidio results (RecognizerResult) for one document of the shared pass."""
+        text = doc.text
+        analyzer = self.full if _DIGIT_OR_COLON.search(text) else self.no_digits
+        return analyzer.analyze(
+            text=text, language=LANGUAGE, nlp_artifacts=self.engine.artifacts(doc)
+        )
+
+
+def build_analyzer(nlp: Language) -> PhiAnalyzer:
+    """The analyzers over the shared pipeline."""
     # presidio logs matched values and context words at debug level: PHI must never reach
     # a log, whatever level the host application configures.
     logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     engine = SharedSpacyNlpEngine(nlp)
-    registry = RecognizerRegistry(recognizers=recognizers(), supported_languages=[LANGUAGE])
-    analyzer = AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=[LANGUAGE])
-    return analyzer, engine
 
+    def analyzer(chosen: list[EntityRecognizer]) -> AnalyzerEngine:
+        registry = RecognizerRegistry(recognizers=chosen, supported_languages=[LANGUAGE])
+        return AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=[LANGUAGE])
 
-def analyze_doc(analyzer: AnalyzerEngine, engine: SharedSpacyNlpEngine, doc: Doc) -> Sequence[Any]:
-    """presidio results (RecognizerResult) for one document of the shared pass."""
-    return analyzer.analyze(text=doc.text, language=LANGUAGE, nlp_artifacts=engine.artifacts(doc))
+    every = recognizers()
+    wordy = [r for r in every if not isinstance(r, _NEED_A_DIGIT_OR_COLON)]
+    return PhiAnalyzer(engine, analyzer(every), analyzer(wordy))
