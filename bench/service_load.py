@@ -103,6 +103,9 @@ async def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="intake workers per process")
     parser.add_argument("--processes", type=int, default=1, help="server processes")
     parser.add_argument("--nlp-processes", type=int, default=2, help="NLP processes per server")
+    parser.add_argument(
+        "--batch-wait-ms", type=float, default=5.0, help="TRIAGE_BATCH_WAIT_MS of the service"
+    )
     args = parser.parse_args()
 
     graph_calls = 0
@@ -132,6 +135,7 @@ async def main() -> None:
         "TRIAGE_WORKERS": str(args.workers),
         "TRIAGE_PROCESSES": str(args.processes),
         "TRIAGE_NLP_PROCESSES": str(args.nlp_processes),
+        "TRIAGE_BATCH_WAIT_MS": str(args.batch_wait_ms),
         "TRIAGE_LOG_LEVEL": "WARNING",
     }
     exe = Path(sys.executable).with_name("triagebot")
@@ -228,7 +232,7 @@ async def main() -> None:
 
     print(
         f"service: {args.processes} server process(es), {args.nlp_processes} NLP process(es) "
-        f"each, {args.workers} intake worker(s) each; "
+        f"each, {args.workers} intake worker(s) each, batch wait {args.batch_wait_ms:g} ms; "
         f"load for {args.seconds:.0f} s on {os.cpu_count()} cores (load generator included)"
     )
     print(

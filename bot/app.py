@@ -222,7 +222,11 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     pool = NlpPool(app[ENGINE], settings.nlp_processes)
     await pool.warm_up()
     app[NLP_POOL] = pool
-    batcher = TriageBatcher(pool, observe=app[METRICS].batch_size.observe)
+    batcher = TriageBatcher(
+        pool,
+        max_wait_s=settings.batch_wait_ms / 1000,
+        observe=app[METRICS].batch_size.observe,
+    )
     app[BATCHER] = batcher
     batcher.start()
     try:

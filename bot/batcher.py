@@ -22,13 +22,18 @@ class Overloaded(Exception):
 
 
 class TriageBatcher:
-    """Collects up to `max_batch` messages or waits `max_wait_s`, whichever comes first."""
+    """Takes every waiting message (up to `max_batch`) when an NLP worker is free, and
+    waits up to `max_wait_s` for more if the batch is not full.
+
+    Under load the backlog that built up during the last batch goes at once; under light
+    load a message waits a few milliseconds for company, which costs less CPU per message.
+    """
 
     def __init__(
         self,
         pool: NlpPool,
         max_batch: int = 64,
-        max_wait_s: float = 0.010,
+        max_wait_s: float = 0.005,
         observe: Callable[[int], None] | None = None,
         max_waiting: int = 500,
     ) -> None:
@@ -72,6 +77,9 @@ class TriageBatcher:
             while True:
                 await slots.acquire()
                 batch = [await self._queue.get()]
+                # The backlog first, without a wait per message.
+                while len(batch) < self.max_batch and not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
                 deadline = loop.time() + self.max_wait_s
                 while len(batch) < self.max_batch:
                     timeout = deadline - loop.time()
