@@ -19,9 +19,7 @@ async def test_a_backlog_is_taken_at_once_in_full_batches(
     pool = NlpPool(engine, processes=0)
     sizes: list[int] = []
     batcher = TriageBatcher(pool, max_batch=4, max_wait_s=wait_s, observe=sizes.append)
-    calls = [
-        asyncio.ensure_future(batcher.triage(f"m{i}", "where do I park?")) for i in range(8)
-    ]
+    calls = [asyncio.ensure_future(batcher.triage(f"m{i}", "where do I park?")) for i in range(8)]
     await asyncio.sleep(0)  # all eight are queued before the loop starts
     batcher.start()
     try:
