@@ -50,6 +50,16 @@ def _add_staff_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
         required=True,
         help="read the password from the first line of stdin (asked for on a terminal)",
     )
+    password = actions.add_parser(
+        "password", help="set a new password (a reset); ends all sessions and tokens"
+    )
+    password.add_argument("username")
+    password.add_argument(
+        "--password-stdin",
+        action="store_true",
+        required=True,
+        help="read the password from the first line of stdin (asked for on a terminal)",
+    )
     disable = actions.add_parser("disable", help="refuse logins; end all sessions and tokens")
     disable.add_argument("username")
     enable = actions.add_parser("enable", help="allow logins again")

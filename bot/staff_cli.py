@@ -119,7 +119,7 @@ def run_staff(settings: Settings, args: argparse.Namespace) -> int:
     try:
         if command in ("add", "set-role"):
             check_role(args.role)
-        if command == "add":
+        if command in ("add", "password"):
             check_username(args.username)
             password = check_password(read_password())
     except (StaffError, CliError) as exc:
@@ -138,6 +138,9 @@ def run_staff(settings: Settings, args: argparse.Namespace) -> int:
         if command == "add":
             user = await store.add(name, args.role, password)
             action, done = "user_add", f"added {name} as {user.role}"
+        elif command == "password":
+            user = await store.set_password(name, password)
+            action, done = "password_change", f"new password for {name}; they must log in again"
         elif command == "disable":
             user = await store.disable(name)
             action, done = "user_disable", f"disabled {name}; their sessions and tokens are revoked"

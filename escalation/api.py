@@ -17,7 +17,16 @@ from bot.appkeys import AUDIT, CASES, CONNECTORS, HTTP, STAFF
 from bot.connectors.base import ActionKind, OutboundAction
 from escalation.audit import ACTIONS
 from escalation.cases import STATUSES, Case, Team
-from escalation.staff import AuthError, Role, StaffUser, UnknownUser
+from escalation.staff import (
+    ROLES,
+    AuthError,
+    InvalidStaffInput,
+    LastAdmin,
+    Role,
+    StaffUser,
+    UnknownUser,
+    check_password,
+)
 from escalation.web_auth import (
     ADMIN_ROLES,
     AUDIT_ROLES,
@@ -66,6 +75,15 @@ class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     hand_back: bool = False
+
+
+class PasswordIn(BaseModel):
+    """Body of `POST /v1/auth/password`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
 
 
 class RoleIn(BaseModel):
@@ -203,6 +221,27 @@ async def issue_token(request: web.Request) -> web.Response:
     return web.json_response({"token": token, "role": user.role})
 
 
+async def change_password(request: web.Request) -> web.Response:
+    """`POST /v1/auth/password` `{"current_password", "new_password"}`: the caller's own.
+
+    The current password is checked like a login (throttled, audited). Afterwards every
+    session and token of the user is revoked, this one included: they log in again.
+    """
+    user = await bearer_user(request, ROLES)
+    body = cast(PasswordIn, await _body(request, PasswordIn))
+    staff = request.app[STAFF]
+    try:
+        check_password(body.new_password)
+        await login(request, user.username, body.current_password, via="api:password")
+        await staff.set_password(user.username, body.new_password)
+    except InvalidStaffInput as exc:
+        raise problem(web.HTTPUnprocessableEntity, str(exc)) from None
+    except AuthError:
+        raise problem(web.HTTPUnauthorized, "the current password is wrong") from None
+    await request.app[AUDIT].record(user.username, "password_change", detail="self")
+    return web.json_response({"username": user.username, "logged_out": True})
+
+
 async def list_cases(request: web.Request) -> web.Response:
     """`GET /v1/cases?status=`: case metadata in queue order (nothing about the person)."""
     await bearer_user(request, CASE_ROLES)
@@ -300,6 +339,8 @@ async def change_role(request: web.Request) -> web.Response:
         changed = await request.app[STAFF].set_role(username, body.role)
     except UnknownUser:
         raise problem(web.HTTPNotFound, "no such staff user") from None
+    except LastAdmin as exc:
+        raise problem(web.HTTPConflict, str(exc)) from None
     await request.app[AUDIT].record(
         admin.username, "role_change", detail=f"user={changed.username} role={changed.role}"
     )
@@ -309,6 +350,7 @@ async def change_role(request: web.Request) -> web.Response:
 def add_staff_api_routes(app: web.Application) -> None:
     """Register the staff API."""
     app.router.add_post("/v1/auth/token", issue_token)
+    app.router.add_post("/v1/auth/password", change_password)
     app.router.add_get("/v1/cases", list_cases)
     app.router.add_get(f"/v1/cases/{CASE_ID}", get_case)
     app.router.add_post(f"/v1/cases/{CASE_ID}/reveal", reveal_case)

@@ -44,6 +44,7 @@ AuditAction = Literal[
     "user_add",
     "user_disable",
     "user_enable",
+    "password_change",
     "export",
     "purge",
     "faq_change",

@@ -26,6 +26,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from escalation import keys
@@ -71,6 +72,10 @@ class UserExists(StaffError):
 
 class UnknownUser(StaffError):
     """No staff user has that username."""
+
+
+class LastAdmin(StaffError):
+    """The change would leave no enabled admin to manage the accounts."""
 
 
 class AuthError(StaffError):
@@ -153,6 +158,13 @@ def _user(username: str, record: _Record) -> StaffUser:
     )
 
 
+def _removes_admin(user: StaffUser, fields: dict[str, str]) -> bool:
+    """Whether a change takes an enabled admin's admin rights away."""
+    if user.role != "admin" or user.disabled:
+        return False
+    return fields.get("role", "admin") != "admin" or fields.get("disabled", "0") != "0"
+
+
 class StaffStore:
     """Staff accounts and their credentials in Redis."""
 
@@ -230,6 +242,12 @@ class StaffStore:
     async def enable(self, username: str) -> StaffUser:
         """Allow the user's logins again (nothing from before the disable comes back)."""
         return await self._update(username, lambda user: ({"disabled": "0"}, False))
+
+    async def set_password(self, username: str, password: str) -> StaffUser:
+        """Set a new password; every session and token the user holds is revoked."""
+        check_password(password)
+        hashed = await self._in_thread(self._hasher.hash, password)
+        return await self._update(username, lambda user: ({"password": hashed}, True))
 
     async def authenticate(self, username: str, password: str) -> StaffUser:
         """The enabled account whose password this is; AuthError otherwise."""
@@ -324,7 +342,10 @@ class StaffStore:
                     record = await pipe.hgetall(key) if USERNAME_PATTERN.fullmatch(username) else {}
                     if not record:
                         raise UnknownUser(f"no staff user {username!r}")
-                    fields, revoke = change(_user(username, record))
+                    user = _user(username, record)
+                    fields, revoke = change(user)
+                    if _removes_admin(user, fields):
+                        await self._another_admin(pipe, username)
                     held = await pipe.zrange(creds, 0, -1) if revoke else []
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.hset(key, mapping=cast(dict[Any, Any], fields))
@@ -335,6 +356,19 @@ class StaffStore:
                 except WatchError:
                     continue
                 return _user(username, record | {k.encode(): v.encode() for k, v in fields.items()})
+
+    async def _another_admin(self, pipe: Pipeline, username: str) -> None:
+        """LastAdmin unless another enabled admin exists; watched, so that two admins
+        demoting each other at once cannot both succeed."""
+        names = sorted(as_text(n) for n in await pipe.smembers(keys.STAFF_USERS))
+        others = [n for n in names if n != username]
+        if others:
+            await pipe.watch(*(keys.staff_user(n) for n in others))
+        for name in others:
+            role, disabled = await pipe.hmget(keys.staff_user(name), ["role", "disabled"])
+            if role == b"admin" and disabled == b"0":
+                return
+        raise LastAdmin("this would leave no enabled admin; make another user admin first")
 
     async def _store(self, username: str, key: str, ttl_s: int) -> None:
         """Record a new token or session of an enabled user under `key`."""

@@ -126,6 +126,25 @@ def test_the_password_is_the_first_line_exactly_and_never_echoed(cli: Cli, redis
     assert PasswordHasher().verify(stored.decode(), password)
 
 
+def test_an_admin_resets_a_password_from_the_shell(cli: Cli, redis_url: str) -> None:
+    name = new_name()
+    assert cli(*add(name), stdin=PASSWORD + "\n").returncode == 0
+    new = "a reset passphrase, long enough"
+    reset = cli("staff", "password", name, "--password-stdin", stdin=new + "\n")
+    assert reset.returncode == 0, reset.stderr
+    assert reset.stdout == f"new password for {name}; they must log in again\n"
+    assert new not in reset.stdout + reset.stderr
+    with Redis.from_url(redis_url) as redis:
+        stored = redis.hget(keys.staff_user(name), "password")
+    assert stored is not None
+    assert PasswordHasher().verify(stored.decode(), new)
+    short = cli("staff", "password", name, "--password-stdin", stdin="tiny\n")
+    assert short.returncode == 2
+    assert "tiny" not in short.stdout + short.stderr
+    exported = cli("audit", "export", "--action", "password_change")
+    assert f"user={name} role=agent" in exported.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "stdin", "message"),
     [

@@ -306,3 +306,44 @@ async def test_reply_to_a_private_message_is_delivered_and_never_lost(
             ]
     finally:
         del client.app[CONNECTORS]["fakechat"]
+
+
+async def test_staff_change_their_own_password_and_log_in_again(client: TestClient) -> None:
+    name = await add_user(client, "agent")
+    headers = await token_for(client, name)
+    new = "an entirely different passphrase"
+
+    wrong = await client.post(
+        "/v1/auth/password",
+        json={"current_password": "not my password at all", "new_password": new},
+        headers=headers,
+    )
+    assert wrong.status == 401
+    short = await client.post(
+        "/v1/auth/password",
+        json={"current_password": PASSWORD, "new_password": "tiny-pw"},
+        headers=headers,
+    )
+    assert short.status == 422
+    assert "tiny-pw" not in await short.text()  # what was typed is never echoed
+    changed = await client.post(
+        "/v1/auth/password",
+        json={"current_password": PASSWORD, "new_password": new},
+        headers=headers,
+    )
+    assert changed.status == 200, await changed.text()
+    assert await changed.json() == {"username": name, "logged_out": True}
+
+    assert (await client.get("/v1/cases", headers=headers)).status == 401  # token revoked
+    old = await client.post("/v1/auth/token", json={"username": name, "password": PASSWORD})
+    assert old.status == 401
+    fresh = await client.post("/v1/auth/token", json={"username": name, "password": new})
+    assert fresh.status == 200
+    actions = [e.action async for e in client.app[AUDIT].entries(actor=name)]
+    assert actions.count("password_change") == 1
+    assert "login_failed" in actions  # the wrong current password counts as a failed login
+
+
+async def test_a_password_change_needs_a_token(client: TestClient) -> None:
+    body = {"current_password": PASSWORD, "new_password": "an entirely different one"}
+    assert (await client.post("/v1/auth/password", json=body)).status == 401

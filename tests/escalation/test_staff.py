@@ -18,6 +18,7 @@ from escalation import keys
 from escalation.staff import (
     AuthError,
     InvalidStaffInput,
+    LastAdmin,
     Session,
     StaffStore,
     UnknownUser,
@@ -223,6 +224,7 @@ async def test_nothing_issued_while_a_user_is_being_disabled_works_afterwards(
 
 
 async def test_a_role_change_revokes_what_the_user_holds(store: StaffStore) -> None:
+    await store.add(new_name(), "admin", PASSWORD)  # so that `name` is not the last admin
     name = new_name()
     await store.add(name, "admin", PASSWORD)
     session = await store.create_session(name)
@@ -432,3 +434,69 @@ async def test_a_hash_with_old_parameters_is_replaced_at_login(
     assert after.startswith(b"$argon2id$")
     assert not PasswordHasher().check_needs_rehash(after.decode())
     assert await current.authenticate(name, PASSWORD)
+
+
+@pytest.fixture
+async def alone(redis_url: str, clock: Clock) -> AsyncIterator[StaffStore]:
+    """A store on a database of its own, so that no other test's admin is in it."""
+    client = Redis.from_url(redis_url)
+    client.connection_pool.connection_kwargs["db"] = 5  # before its first connection
+    await client.flushdb()
+    yield StaffStore(
+        client, session_idle_s=IDLE_S, token_ttl_s=TOKEN_TTL_S, clock=clock, hasher=FAST
+    )
+    await client.flushdb()
+    await client.aclose()
+
+
+async def test_the_last_enabled_admin_can_be_neither_demoted_nor_disabled(
+    alone: StaffStore,
+) -> None:
+    await alone.add("first", "admin", PASSWORD)
+    with pytest.raises(LastAdmin, match="no enabled admin"):
+        await alone.set_role("first", "agent")
+    with pytest.raises(LastAdmin):
+        await alone.disable("first")
+    assert await alone.authenticate("first", PASSWORD)  # unchanged, still admin
+    await alone.add("second", "admin", PASSWORD)
+    assert (await alone.set_role("first", "agent")).role == "agent"
+    await alone.add("third", "admin", PASSWORD)
+    await alone.disable("third")  # a disabled admin manages nothing
+    with pytest.raises(LastAdmin):
+        await alone.set_role("second", "compliance")
+    assert (await alone.set_role("second", "admin")).role == "admin"  # no change is fine
+
+
+async def test_two_admins_demoting_each_other_at_once_leave_one_admin(alone: StaffStore) -> None:
+    for round_ in range(10):
+        a, b = f"a{round_}", f"b{round_}"
+        await alone.add(a, "admin", PASSWORD)
+        await alone.add(b, "admin", PASSWORD)
+        for name in (u.username for u in await alone.list() if u.username not in {a, b}):
+            await alone.set_role(name, "agent")
+        results = await asyncio.gather(
+            alone.set_role(a, "agent"), alone.set_role(b, "agent"), return_exceptions=True
+        )
+        assert sorted(type(r).__name__ for r in results) == ["LastAdmin", "StaffUser"]
+        admins = [u for u in await alone.list() if u.role == "admin" and not u.disabled]
+        assert len(admins) == 1
+
+
+async def test_a_new_password_replaces_the_old_and_revokes_everything_held(
+    store: StaffStore,
+) -> None:
+    name = new_name()
+    await store.add(name, "agent", PASSWORD)
+    session = await store.create_session(name)
+    token = await store.issue_token(name)
+    new_password = "a much longer new passphrase"
+    await store.set_password(name, new_password)
+    assert await store.resolve_session(session.id) is None
+    assert await store.resolve_token(token) is None
+    with pytest.raises(AuthError):
+        await store.authenticate(name, PASSWORD)
+    assert (await store.authenticate(name, new_password)).username == name
+    with pytest.raises(InvalidStaffInput):
+        await store.set_password(name, "short")
+    with pytest.raises(UnknownUser):
+        await store.set_password(new_name(), new_password)
