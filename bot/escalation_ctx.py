@@ -82,7 +82,10 @@ async def escalation_ctx(app: web.Application) -> AsyncIterator[None]:
     app[CASES], app[PRIVATE_LINKS] = cases, links
     app[HANDOVER] = Handover(cases, links, base, notifier)
     app[STAFF] = StaffStore(
-        app[REDIS], session_idle_s=settings.session_idle_s, token_ttl_s=settings.api_token_ttl_s
+        app[REDIS],
+        session_idle_s=settings.session_idle_s,
+        session_max_s=settings.session_max_s,
+        token_ttl_s=settings.api_token_ttl_s,
     )
     app[AUDIT] = AuditLog(app[REDIS])
     task = asyncio.create_task(housekeeping(cases, app[AUDIT], notifier, settings))

@@ -82,6 +82,7 @@ class Settings(BaseSettings):
 
     # Staff access
     session_idle_s: int = Field(default=15 * 60, gt=0)  # console logoff after this idle time
+    session_max_s: int = Field(default=12 * 3600, gt=0)  # and after this long, active or not
     api_token_ttl_s: int = Field(default=8 * 3600, gt=0)
     # Off only for plain-http development; browsers treat localhost as secure anyway.
     cookie_secure: bool = True

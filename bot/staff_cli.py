@@ -127,7 +127,10 @@ def run_staff(settings: Settings, args: argparse.Namespace) -> int:
 
     async def act(redis: Redis) -> None:
         store = StaffStore(
-            redis, session_idle_s=settings.session_idle_s, token_ttl_s=settings.api_token_ttl_s
+            redis,
+            session_idle_s=settings.session_idle_s,
+            session_max_s=settings.session_max_s,
+            token_ttl_s=settings.api_token_ttl_s,
         )
         audit = AuditLog(redis)
         if command == "list":

@@ -46,14 +46,19 @@ _HASHES_AT_ONCE = 2
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
-# KEYS: credential, the user's credential set. ARGV: new expiry (epoch s), ttl (s).
-# A session revoked between its lookup and this refresh must stay gone, not come back
-# as a husk, hence the check inside the script.
+# KEYS: credential, the user's credential set. ARGV: idle expiry (epoch s), now (epoch s).
+# The idle expiry never passes the session's fixed end. A session revoked between its
+# lookup and this refresh must stay gone, not come back as a husk, hence the check inside.
 _SLIDE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'expires', ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[2], 'XX', ARGV[1], KEYS[1])
+local expires = tonumber(ARGV[1])
+local ends = tonumber(redis.call('HGET', KEYS[1], 'ends') or ARGV[1])
+if ends < expires then expires = ends end
+local ttl = math.ceil(expires - tonumber(ARGV[2]))
+if ttl <= 0 then return 0 end
+redis.call('HSET', KEYS[1], 'expires', string.format('%.3f', expires))
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('ZADD', KEYS[2], 'XX', string.format('%.3f', expires), KEYS[1])
 return 1
 """
 
@@ -174,11 +179,13 @@ class StaffStore:
         *,
         session_idle_s: int,
         token_ttl_s: int,
+        session_max_s: int = 12 * 3600,
         clock: Callable[[], float] = time.time,
         hasher: PasswordHasher | None = None,
     ) -> None:
         self._redis = redis
         self._session_idle_s = session_idle_s
+        self._session_max_s = max(session_max_s, session_idle_s)
         self._token_ttl_s = token_ttl_s
         self._clock = clock
         self._hasher = hasher or PasswordHasher()
@@ -271,10 +278,12 @@ class StaffStore:
         return token
 
     async def create_session(self, username: str) -> Session:
-        """A new console session for an enabled user, ended by `session_idle_s` of idleness."""
+        """A new console session for an enabled user, ended by `session_idle_s` of idleness
+        and in any case `session_max_s` after it began."""
         session_id = secrets.token_urlsafe(32)
         key = keys.staff_session(_digest(session_id))
-        await self._store(username, key, self._session_idle_s)
+        ends = self._clock() + self._session_max_s
+        await self._store(username, key, self._session_idle_s, {"ends": repr(ends)})
         return Session(username=username, id=session_id, csrf=csrf_token(session_id))
 
     async def resolve_token(self, token: str) -> StaffUser | None:
@@ -299,8 +308,8 @@ class StaffStore:
             return None
         if not touch:
             return user, csrf_token(session_id)
-        expires = self._clock() + self._session_idle_s
-        args = (repr(expires), self._session_idle_s)
+        now = self._clock()
+        args = (repr(now + self._session_idle_s), repr(now))
         creds = keys.staff_credentials(user.username)
         if not await self._redis.eval(_SLIDE, 2, key, creds, *args):
             return None  # revoked a moment ago
@@ -370,7 +379,9 @@ class StaffStore:
                 return
         raise LastAdmin("this would leave no enabled admin; make another user admin first")
 
-    async def _store(self, username: str, key: str, ttl_s: int) -> None:
+    async def _store(
+        self, username: str, key: str, ttl_s: int, extra: dict[str, str] | None = None
+    ) -> None:
         """Record a new token or session of an enabled user under `key`."""
         disabled, generation = await self._redis.hmget(
             keys.staff_user(username), ["disabled", "generation"]
@@ -381,6 +392,7 @@ class StaffStore:
         expires = now + ttl_s
         creds = keys.staff_credentials(username)
         fields = {"user": username, "generation": generation, "expires": repr(expires)}
+        fields |= extra or {}
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=cast(dict[Any, Any], fields))
             pipe.expire(key, ttl_s)

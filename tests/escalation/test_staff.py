@@ -280,6 +280,32 @@ async def test_a_session_ends_after_idle_time_and_each_use_extends_it(
     assert not await redis.exists(session_key(session.id))
 
 
+async def test_an_active_session_still_ends_at_its_maximum_lifetime(
+    redis: Redis, clock: Clock
+) -> None:
+    store = StaffStore(
+        redis,
+        session_idle_s=IDLE_S,
+        session_max_s=3 * IDLE_S,
+        token_ttl_s=TOKEN_TTL_S,
+        clock=clock,
+        hasher=FAST,
+    )
+    name = new_name()
+    await store.add(name, "agent", PASSWORD)
+    session = await store.create_session(name)
+    started = clock.now
+    while clock.now + IDLE_S - 1 < started + 3 * IDLE_S:
+        clock.now += IDLE_S - 1
+        assert await store.resolve_session(session.id) is not None
+    # Used a moment ago, but the idle extension stops at the fixed end.
+    assert 0 < await redis.ttl(session_key(session.id)) <= started + 3 * IDLE_S - clock.now
+    clock.now = started + 3 * IDLE_S
+    assert await store.resolve_session(session.id) is None
+    assert not await redis.exists(session_key(session.id))
+    assert await store.resolve_session((await store.create_session(name)).id) is not None
+
+
 async def test_a_session_checked_without_touching_still_idles_out(
     store: StaffStore, clock: Clock
 ) -> None:
