@@ -77,6 +77,12 @@ def _add_staff_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     export.add_argument("--until", metavar="ISO", help="up to this time, excluded")
     export.add_argument("--actor", help="only this actor's entries")
     export.add_argument("--action", help="only entries of this action")
+    verify = audit_actions.add_parser(
+        "verify", help="check the hash chain of every entry (exit 1 when it is broken)"
+    )
+    verify.add_argument(
+        "--head", metavar="MAC", help="a head printed earlier: check it is still in the chain"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -87,7 +87,7 @@ async def escalation_ctx(app: web.Application) -> AsyncIterator[None]:
         session_max_s=settings.session_max_s,
         token_ttl_s=settings.api_token_ttl_s,
     )
-    app[AUDIT] = AuditLog(app[REDIS])
+    app[AUDIT] = AuditLog(app[REDIS], app[CIPHER])
     task = asyncio.create_task(housekeeping(cases, app[AUDIT], notifier, settings))
     try:
         yield

@@ -8,7 +8,7 @@ from bot.escalation_ctx import sla_targets
 from bot.settings import Settings
 from bot.staff_cli import redis_url
 from bot.worker import Handover
-from escalation.crypto import Cipher, load_or_create_key_file
+from escalation.crypto import Cipher
 
 
 def run_actions(settings: Settings, port: int) -> int:
@@ -24,11 +24,7 @@ def run_actions(settings: Settings, port: int) -> int:
     from escalation.private import PrivateLinks
     from nlu.engine import TriageEngine
 
-    keys = (
-        settings.encryption_keys.get_secret_value()
-        if settings.encryption_keys is not None
-        else load_or_create_key_file(settings.data_dir / "keys" / "triage.keys")
-    )
+    keys = settings.encryption_key_spec()
     engine = TriageEngine(settings.engine_config())
     with redis_url(settings) as url:
         redis: Redis = Redis.from_url(url)

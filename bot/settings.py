@@ -91,6 +91,14 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(default=6 * 365, ge=1)
     case_retention_days: int = Field(default=365, ge=1)
 
+    def encryption_key_spec(self) -> str:
+        """TRIAGE_ENCRYPTION_KEYS, or the key file under data_dir (created on first use)."""
+        if self.encryption_keys is not None:
+            return self.encryption_keys.get_secret_value()
+        from escalation.crypto import load_or_create_key_file
+
+        return load_or_create_key_file(self.data_dir / "keys" / "triage.keys")
+
     def engine_config(self) -> EngineConfig:
         """What the triage engine needs from these settings (the CLI and the service)."""
         from nlu.engine import EngineConfig  # spaCy and presidio load only when needed

@@ -29,6 +29,7 @@ from redis.exceptions import RedisError
 from bot.embedded_redis import EmbeddedRedis, EmbeddedRedisError, running_server_port
 from bot.settings import Settings
 from escalation.audit import ACTIONS, AuditAction, AuditLog
+from escalation.crypto import Cipher, CryptoError
 from escalation.staff import (
     StaffError,
     StaffStore,
@@ -115,6 +116,10 @@ def run_staff(settings: Settings, args: argparse.Namespace) -> int:
     """`triagebot staff ACTION …`."""
     command: str = args.staff_command
     password = ""
+    try:
+        cipher = Cipher.from_spec(settings.encryption_key_spec())
+    except CryptoError as exc:
+        return _fail(f"TRIAGE_ENCRYPTION_KEYS: {exc}")
     # Checked before any Redis is reached (or started), so a bad line costs nothing.
     try:
         if command in ("add", "set-role"):
@@ -126,13 +131,13 @@ def run_staff(settings: Settings, args: argparse.Namespace) -> int:
         return _fail(str(exc))
 
     async def act(redis: Redis) -> None:
+        audit = AuditLog(redis, cipher)
         store = StaffStore(
             redis,
             session_idle_s=settings.session_idle_s,
             session_max_s=settings.session_max_s,
             token_ttl_s=settings.api_token_ttl_s,
         )
-        audit = AuditLog(redis)
         if command == "list":
             sys.stdout.write(user_table(await store.list()))
             return
@@ -160,7 +165,13 @@ def run_staff(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def run_audit(settings: Settings, args: argparse.Namespace) -> int:
-    """`triagebot audit export`: entries to stdout, CSV or JSON Lines."""
+    """`triagebot audit export` (entries to stdout, CSV or JSON Lines) or `audit verify`."""
+    try:
+        cipher = Cipher.from_spec(settings.encryption_key_spec())
+    except CryptoError as exc:
+        return _fail(f"TRIAGE_ENCRYPTION_KEYS: {exc}")
+    if args.audit_command == "verify":
+        return _verify_audit(settings, cipher, args.head)
     try:
         since = parse_time(args.since, "--since")
         until = parse_time(args.until, "--until")
@@ -171,7 +182,7 @@ def run_audit(settings: Settings, args: argparse.Namespace) -> int:
     fmt: str = args.format
 
     async def act(redis: Redis) -> None:
-        audit = AuditLog(redis)
+        audit = AuditLog(redis, cipher)
         wanted = [f"format={fmt}"]
         wanted += [f"since={since.isoformat()}"] if since else []
         wanted += [f"until={until.isoformat()}"] if until else []
@@ -183,6 +194,36 @@ def run_audit(settings: Settings, args: argparse.Namespace) -> int:
         sys.stdout.flush()
 
     return _run(settings, act)
+
+
+def _verify_audit(settings: Settings, cipher: Cipher, anchor: str | None) -> int:
+    intact = True
+
+    async def act(redis: Redis) -> None:
+        nonlocal intact
+        audit = AuditLog(redis, cipher)
+        check = await audit.verify(anchor)
+        older = (
+            f"; {check.unchained} older entries were recorded unchained" if check.unchained else ""
+        )
+        if check.broken_at is not None:
+            intact = False
+            print(f"audit log BROKEN at entry {check.broken_at}: {check.reason}")
+        elif check.anchor_found is False:
+            intact = False
+            print(
+                f"audit log BROKEN: the head {anchor} noted earlier is not in the chain "
+                "(entries were removed from its end, or trimmed by retention since)"
+            )
+        else:
+            print(
+                f"audit log intact: {check.entries} entries from {check.first_id} to "
+                f"{check.last_id}, head {check.head}{older}"
+            )
+        await audit.record(cli_actor(), "audit_verify", detail="intact" if intact else "broken")
+
+    status = _run(settings, act)
+    return status if status or intact else 1
 
 
 def _fail(message: str) -> int:

@@ -20,7 +20,6 @@ from pydantic import SecretStr
 
 from bot.embedded_redis import EmbeddedRedis
 from bot.settings import Settings
-from escalation.crypto import load_or_create_key_file
 
 log = logging.getLogger("triagebot.supervisor")
 
@@ -50,9 +49,9 @@ def supervise(settings: Settings) -> int:
         embedded = EmbeddedRedis(settings.data_dir / "redis")
         embedded.start()
         settings = settings.model_copy(update={"redis_url": SecretStr(embedded.url)})
-    if settings.encryption_keys is None:
-        # Created here, once, so that the children do not race to create it.
-        load_or_create_key_file(settings.data_dir / "keys" / "triage.keys")
+    # The key file (when no keys are configured) is created here, once, so that the
+    # children do not race to create it.
+    settings.encryption_key_spec()
 
     stopping = False
 

@@ -15,7 +15,7 @@ from bot.appkeys import CIPHER, CONNECTORS, HANDOVER, HTTP, METRICS, NLP_POOL, R
 from bot.connectors.base import Connector
 from bot.intake import record
 from bot.worker import Worker, WorkerConfig
-from escalation.crypto import Cipher, load_or_create_key_file
+from escalation.crypto import Cipher
 
 log = logging.getLogger("triagebot.webhooks")
 SIGNATURE_HEADERS = {"meta": "X-Hub-Signature-256", "x": "x-twitter-webhooks-signature"}
@@ -110,13 +110,7 @@ def build_connectors(app: web.Application) -> dict[str, Connector]:
 
 async def cipher_ctx(app: web.Application) -> AsyncIterator[None]:
     """The at-rest cipher: configured keys, or a key file kept under data_dir."""
-    settings = app[SETTINGS]
-    if settings.encryption_keys is not None:
-        spec = settings.encryption_keys.get_secret_value()
-    else:
-        spec = await asyncio.to_thread(
-            load_or_create_key_file, settings.data_dir / "keys" / "triage.keys"
-        )
+    spec = await asyncio.to_thread(app[SETTINGS].encryption_key_spec)
     app[CIPHER] = Cipher.from_spec(spec)
     app[CONNECTORS] = build_connectors(app)
     yield

@@ -5,6 +5,12 @@ the order they happened, and an entry's time is its id. There is no way to chang
 delete an entry: the one deletion is `trim`, which drops what is older than the retention
 period (HIPAA asks for six years), to be run by a retention job.
 
+The entries form a hash chain: each holds the MAC of the one before (`prev`) and its own
+(`mac`, HMAC-SHA256 over its id, fields and `prev`, under a key derived from the at-rest
+encryption key). Someone with write access to Redis but not the key cannot change,
+insert, delete or reorder entries without `verify` finding it; only the newest entries
+could go unnoticed, unless the head `verify` prints was noted somewhere else.
+
 Callers must never pass message content, names or anything else about a patient: `detail`
 is for short codes such as "csv" or "role=agent" (it is stored in clear), and only its
 length and characters are checked here.
@@ -13,17 +19,21 @@ length and characters are checked here.
 from __future__ import annotations
 
 import csv
+import hmac
 import io
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
 from escalation import keys
+from escalation.crypto import Cipher
 from escalation.replies import as_text
 
 AuditAction = Literal[
@@ -46,6 +56,7 @@ AuditAction = Literal[
     "user_enable",
     "password_change",
     "export",
+    "audit_verify",
     "purge",
     "faq_change",
     "faq_approve",
@@ -92,6 +103,29 @@ class AuditEntry(AuditRecord):
         }
 
 
+_MAC_PURPOSE = b"triagebot audit chain"
+_CHAIN_FIELDS = ("kid", "prev", "mac")
+
+
+@dataclass(frozen=True, slots=True)
+class ChainCheck:
+    """What `AuditLog.verify` found. `broken_at` is None when the chain holds."""
+
+    entries: int
+    first_id: str | None
+    last_id: str | None
+    head: str | None  # the newest entry's MAC: note it elsewhere to detect a cut-off tail
+    unchained: int  # entries recorded before the log was chained (oldest first)
+    broken_at: str | None = None
+    reason: str | None = None
+    anchor_found: bool | None = None  # whether a head noted earlier is still in the chain
+
+
+def _chain_text(entry_id: str, fields: Mapping[str, str], prev: str) -> bytes:
+    names = ("actor", "action", "case_id", "detail")
+    return "\x1f".join([entry_id, *(fields.get(n, "") for n in names), prev]).encode()
+
+
 # A stream page as the (non-decoding) clients return it.
 _Page = list[tuple[bytes, dict[bytes, bytes]]]
 
@@ -127,8 +161,11 @@ def _csv_cell(value: str | None) -> str:
 class AuditLog:
     """Record and read the audit stream."""
 
-    def __init__(self, redis: Redis, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, redis: Redis, cipher: Cipher, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self._redis = redis
+        self._cipher = cipher
         self._clock = clock  # only for the retention cutoff: entry times are Redis's
 
     async def record(
@@ -141,8 +178,72 @@ class AuditLog:
         """Append one entry (ValueError for a malformed one). Never pass message content."""
         record = AuditRecord(actor=actor, action=action, case_id=case_id, detail=detail)
         fields: dict[str, str] = record.model_dump(exclude_none=True)
-        entry_id = await self._redis.xadd(keys.AUDIT, cast(dict[Any, Any], fields))
-        return _entry(entry_id, fields)
+        kid = self._cipher.active
+        async with self._redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    # Chained on the newest entry: any other append (or a trim) between
+                    # this read and the write makes the write fail, and it is done again.
+                    await pipe.watch(keys.AUDIT)
+                    last = cast(_Page, await pipe.xrevrange(keys.AUDIT, count=1))
+                    seconds, micros = await pipe.time()
+                    entry_id = _next_id(last[0][0] if last else None, seconds, micros)
+                    prev = as_text(last[0][1].get(b"mac", b"")) if last else ""
+                    mac = self._cipher.mac(_chain_text(entry_id, fields, prev), _MAC_PURPOSE, kid)
+                    chained = fields | {"kid": kid, "prev": prev, "mac": mac}
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.xadd(keys.AUDIT, cast(dict[Any, Any], chained), id=entry_id)
+                    await pipe.execute()
+                except WatchError:
+                    continue
+                return _entry(entry_id, fields)
+
+    async def verify(self, anchor: str | None = None) -> ChainCheck:
+        """Walk the whole log and check every link and MAC (reads only).
+
+        `anchor`: a head printed by an earlier verify; with it, `anchor_found` says whether
+        the chain still holds that entry (it does not after entries were cut off its end).
+        """
+        count = unchained = 0
+        found = None if anchor is None else False
+        first = last = None
+        prev: str | None = None  # the MAC the next entry must name; None before any
+        start = "-"
+        while True:
+            page = cast(_Page, await self._redis.xrange(keys.AUDIT, start, "+", count=_PAGE))
+            for raw_id, raw in page:
+                entry_id = as_text(raw_id)
+                fields = {as_text(k): as_text(v) for k, v in raw.items()}
+                count += 1
+                first = first or entry_id
+                last = entry_id
+                problem = self._check(entry_id, fields, prev)
+                if problem == "unchained" and prev is None:
+                    unchained += 1
+                    continue
+                if problem is not None:
+                    return ChainCheck(count, first, last, prev, unchained, entry_id, problem)
+                prev = fields["mac"]
+                if anchor is not None and hmac.compare_digest(prev, anchor):
+                    found = True
+            if len(page) < _PAGE:
+                return ChainCheck(count, first, last, prev, unchained, anchor_found=found)
+            start = "(" + as_text(page[-1][0])
+
+    def _check(self, entry_id: str, fields: Mapping[str, str], prev: str | None) -> str | None:
+        """Why this entry breaks the chain, or None."""
+        if not all(name in fields for name in _CHAIN_FIELDS):
+            return "unchained"
+        if fields["kid"] not in self._cipher.key_ids:
+            return f"recorded with key {fields['kid']!r}, which is not among the keys"
+        if prev is not None and fields["prev"] != prev:
+            return "does not follow the entry before it (one was removed or inserted)"
+        expected = self._cipher.mac(
+            _chain_text(entry_id, fields, fields["prev"]), _MAC_PURPOSE, fields["kid"]
+        )
+        if not hmac.compare_digest(expected, fields["mac"]):
+            return "its content or time was changed"
+        return None
 
     async def entries(
         self,
@@ -214,6 +315,17 @@ class AuditLog:
         if cutoff_ms <= 0:
             return 0
         return await self._redis.xtrim(keys.AUDIT, minid=str(cutoff_ms), approximate=False)
+
+
+def _next_id(last_id: bytes | None, seconds: int, micros: int) -> str:
+    """The stream id for a new entry: Redis's clock now, after the newest entry's id."""
+    now_ms = seconds * 1000 + micros // 1000
+    if last_id is None:
+        return f"{now_ms}-0"
+    last_ms, _, last_seq = as_text(last_id).partition("-")
+    if now_ms > int(last_ms):
+        return f"{now_ms}-0"
+    return f"{last_ms}-{int(last_seq) + 1}"
 
 
 def _take(buffer: io.StringIO) -> str:

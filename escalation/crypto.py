@@ -77,6 +77,17 @@ class Cipher:
         derived = hmac.new(self._keys[self.active], b"triagebot fingerprint", "sha256").digest()
         return hmac.new(derived, value, "sha256").hexdigest()
 
+    @property
+    def key_ids(self) -> frozenset[str]:
+        """The ids of every key held (the active one included)."""
+        return frozenset(self._keys)
+
+    def mac(self, value: bytes, purpose: bytes, kid: str | None = None) -> str:
+        """HMAC-SHA256 of `value` under a key derived for `purpose` from key `kid` (default:
+        the active one), 32 hex digits. KeyError for a key id not held."""
+        derived = hmac.new(self._keys[kid or self.active], purpose, "sha256").digest()
+        return hmac.new(derived, value, "sha256").hexdigest()[:32]
+
     def decrypt(self, blob: bytes, context: bytes = b"") -> bytes:
         """Plaintext of a ciphertext made by `encrypt` with the same context."""
         if not blob.startswith(_MAGIC) or len(blob) < len(_MAGIC) + 1:

@@ -145,6 +145,37 @@ def test_an_admin_resets_a_password_from_the_shell(cli: Cli, redis_url: str) -> 
     assert f"user={name} role=agent" in exported.stdout
 
 
+def test_audit_verify_says_intact_then_names_the_entry_after_a_removal(
+    cli: Cli, redis_url: str
+) -> None:
+    with Redis.from_url(redis_url) as redis:
+        redis.delete(keys.AUDIT)  # other tests' services chain under their own keys
+    for _ in range(3):
+        assert cli(*add(new_name()), stdin=PASSWORD + "\n").returncode == 0
+    intact = cli("audit", "verify")
+    assert intact.returncode == 0, intact.stdout + intact.stderr
+    assert intact.stdout.startswith("audit log intact: 3 entries from ")
+    head = intact.stdout.rsplit("head ", 1)[1].strip()
+    assert cli("audit", "verify", "--head", head).returncode == 0
+    with Redis.from_url(redis_url) as redis:
+        ids = [entry_id.decode() for entry_id, _ in redis.xrange(keys.AUDIT)]
+        assert len(ids) == 5  # three user_add, two audit_verify
+        redis.xdel(keys.AUDIT, *ids[2:])  # the tail from the noted head on, cut off
+    assert cli("audit", "verify").returncode == 0  # what is left still chains
+    cut = cli("audit", "verify", "--head", head)
+    assert cut.returncode == 1
+    assert cut.stdout.startswith(f"audit log BROKEN: the head {head} noted earlier is not in")
+    with Redis.from_url(redis_url) as redis:
+        ids = [entry_id.decode() for entry_id, _ in redis.xrange(keys.AUDIT)]
+        redis.xdel(keys.AUDIT, ids[1])  # a user_add gone without a trace, but for the chain
+    broken = cli("audit", "verify")
+    assert broken.returncode == 1
+    assert broken.stdout.startswith(f"audit log BROKEN at entry {ids[2]}: ")
+    exported = cli("audit", "export", "--action", "audit_verify", "--format", "jsonl")
+    details = [json.loads(line)["detail"] for line in exported.stdout.splitlines()]
+    assert details[-1] == "broken"
+
+
 @pytest.mark.parametrize(
     ("args", "stdin", "message"),
     [

@@ -17,8 +17,10 @@ from redis.asyncio import Redis
 
 from escalation import keys
 from escalation.audit import EXPORT_FIELDS, AuditEntry, AuditLog
+from escalation.crypto import Cipher, new_key_spec
 
 DAY_S = 24 * 3600
+CIPHER = Cipher.from_spec(new_key_spec())
 
 
 @pytest.fixture
@@ -32,7 +34,7 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 
 @pytest.fixture
 def audit(redis: Redis) -> AuditLog:
-    return AuditLog(redis)
+    return AuditLog(redis, CIPHER)
 
 
 async def record_later(
@@ -176,17 +178,17 @@ async def test_reading_pages_through_a_long_log(audit: AuditLog, redis: Redis) -
 
 
 async def test_trim_removes_only_entries_older_than_the_retention(redis: Redis) -> None:
-    writer = AuditLog(redis)
+    writer = AuditLog(redis, CIPHER)
     old = await writer.record("alice", "login")
     new = await record_later(writer, redis, old, actor="bob", action="login")
     # Seen from a day after `new`: `old` is just over a day old, `new` exactly one day.
-    a_day_later = AuditLog(redis, clock=lambda: new.at.timestamp() + DAY_S)
+    a_day_later = AuditLog(redis, CIPHER, clock=lambda: new.at.timestamp() + DAY_S)
 
     assert await a_day_later.trim(2) == 0
     assert await a_day_later.trim(1) == 1
 
     assert [e.id async for e in writer.entries()] == [new.id]
-    assert await AuditLog(redis).trim(1) == 0
+    assert await AuditLog(redis, CIPHER).trim(1) == 0
 
 
 async def test_trim_refuses_a_retention_under_a_day(audit: AuditLog) -> None:
@@ -198,7 +200,7 @@ async def test_trim_refuses_a_retention_under_a_day(audit: AuditLog) -> None:
 
 def test_there_is_no_way_to_edit_or_delete_one_entry() -> None:
     public = {name for name in vars(AuditLog) if not name.startswith("_")}
-    assert public == {"record", "entries", "export_csv", "export_jsonl", "trim"}
+    assert public == {"record", "entries", "export_csv", "export_jsonl", "trim", "verify"}
 
 
 async def test_an_entry_of_a_retired_action_still_reads_and_exports(
@@ -207,3 +209,94 @@ async def test_an_entry_of_a_retired_action_still_reads_and_exports(
     await redis.xadd(keys.AUDIT, {"actor": "alice", "action": "retired_action"})
     assert [(e.actor, e.action) async for e in audit.entries()] == [("alice", "retired_action")]
     assert "alice,retired_action,," in await collect(audit.export_csv())
+
+
+async def chain(audit: AuditLog, n: int) -> list[AuditEntry]:
+    return [await audit.record(f"user{i}", "case_view", case_id=f"c{i}") for i in range(n)]
+
+
+async def test_a_log_written_at_once_by_many_verifies_in_order(
+    audit: AuditLog, redis: Redis
+) -> None:
+    recorded = await asyncio.gather(
+        *(audit.record(f"user{i}", "login", detail=f"n={i}") for i in range(60))
+    )
+    check = await audit.verify()
+    assert (check.broken_at, check.reason) == (None, None)
+    assert check.entries == 60
+    assert check.unchained == 0
+    ids = [e.id async for e in audit.entries()]
+    assert sorted(ids, key=lambda i: tuple(map(int, i.split("-")))) == ids
+    assert sorted(ids) == sorted(e.id for e in recorded)
+    last = await redis.xrevrange(keys.AUDIT, count=1)
+    assert check.head == last[0][1][b"mac"].decode()
+    assert (check.first_id, check.last_id) == (ids[0], ids[-1])
+
+
+async def test_a_removed_entry_breaks_the_chain_at_the_next_one(
+    audit: AuditLog, redis: Redis
+) -> None:
+    entries = await chain(audit, 5)
+    await redis.xdel(keys.AUDIT, entries[2].id)
+    check = await audit.verify()
+    assert check.broken_at == entries[3].id
+    assert "removed or inserted" in (check.reason or "")
+
+
+async def test_a_rewritten_entry_is_found_even_with_its_old_mac(
+    audit: AuditLog, redis: Redis
+) -> None:
+    entries = await chain(audit, 4)
+    raw = await redis.xrange(keys.AUDIT)
+    await redis.delete(keys.AUDIT)
+    for entry_id, fields in raw:  # the same stream again, one detail changed
+        if entry_id.decode() == entries[1].id:
+            fields[b"case_id"] = b"c-other"
+        await redis.xadd(keys.AUDIT, fields, id=entry_id)
+    check = await audit.verify()
+    assert check.broken_at == entries[1].id
+    assert "changed" in (check.reason or "")
+
+
+async def test_an_entry_moved_in_time_is_found(audit: AuditLog, redis: Redis) -> None:
+    entries = await chain(audit, 3)
+    raw = await redis.xrange(keys.AUDIT)
+    await redis.delete(keys.AUDIT)
+    for entry_id, fields in raw:
+        ms, _, seq = entry_id.decode().partition("-")
+        await redis.xadd(keys.AUDIT, fields, id=f"{int(ms) + 60_000}-{seq}")
+    check = await audit.verify()
+    first_ms, _, first_seq = entries[0].id.partition("-")
+    assert check.broken_at == f"{int(first_ms) + 60_000}-{first_seq}"
+    assert "changed" in (check.reason or "")
+
+
+async def test_an_entry_forged_without_the_key_is_found(audit: AuditLog, redis: Redis) -> None:
+    await chain(audit, 2)
+    head = (await audit.verify()).head
+    other = AuditLog(redis, Cipher.from_spec(new_key_spec(CIPHER.active)))
+    await other.record("mallory", "export")  # same key id, another key: a forgery
+    check = await audit.verify()
+    assert check.entries == 3
+    assert "changed" in (check.reason or "")
+    assert head is not None
+
+
+async def test_trimming_old_entries_keeps_the_rest_verifiable(redis: Redis) -> None:
+    writer = AuditLog(redis, CIPHER)
+    old = await writer.record("alice", "login")
+    new = await record_later(writer, redis, old, actor="bob", action="login")
+    await AuditLog(redis, CIPHER, clock=lambda: new.at.timestamp() + DAY_S).trim(1)
+    check = await writer.verify()
+    assert (check.entries, check.broken_at, check.first_id) == (1, None, new.id)
+
+
+async def test_entries_from_before_the_chain_are_counted_not_failed(
+    audit: AuditLog, redis: Redis
+) -> None:
+    await redis.xadd(keys.AUDIT, {"actor": "alice", "action": "login"})
+    await chain(audit, 2)
+    check = await audit.verify()
+    assert (check.entries, check.unchained, check.broken_at) == (3, 1, None)
+    await redis.xadd(keys.AUDIT, {"actor": "eve", "action": "login"})  # after: not allowed
+    assert (await audit.verify()).reason == "unchained"
