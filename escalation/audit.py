@@ -8,8 +8,9 @@ period (HIPAA asks for six years), to be run by a retention job.
 The entries form a hash chain: each holds the MAC of the one before (`prev`) and its own
 (`mac`, HMAC-SHA256 over its id, fields and `prev`, under a key derived from the at-rest
 encryption key). Someone with write access to Redis but not the key cannot change,
-insert, delete or reorder entries without `verify` finding it; only the newest entries
-could go unnoticed, unless the head `verify` prints was noted somewhere else.
+insert, delete or reorder entries without `verify` finding it; only entries cut off an end
+could go unnoticed (the oldest look trimmed by retention; the newest are found when a head
+that `verify` printed earlier was noted somewhere else).
 
 Callers must never pass message content, names or anything else about a patient: `detail`
 is for short codes such as "csv" or "role=agent" (it is stored in clear), and only its
