@@ -209,27 +209,20 @@ class AuditLog:
         found = None if anchor is None else False
         first = last = None
         prev: str | None = None  # the MAC the next entry must name; None before any
-        start = "-"
-        while True:
-            page = cast(_Page, await self._redis.xrange(keys.AUDIT, start, "+", count=_PAGE))
-            for raw_id, raw in page:
-                entry_id = as_text(raw_id)
-                fields = {as_text(k): as_text(v) for k, v in raw.items()}
-                count += 1
-                first = first or entry_id
-                last = entry_id
-                problem = self._check(entry_id, fields, prev)
-                if problem == "unchained" and prev is None:
-                    unchained += 1
-                    continue
-                if problem is not None:
-                    return ChainCheck(count, first, last, prev, unchained, entry_id, problem)
-                prev = fields["mac"]
-                if anchor is not None and hmac.compare_digest(prev, anchor):
-                    found = True
-            if len(page) < _PAGE:
-                return ChainCheck(count, first, last, prev, unchained, anchor_found=found)
-            start = "(" + as_text(page[-1][0])
+        async for entry_id, fields in self._raw("-", "+"):
+            count += 1
+            first = first or entry_id
+            last = entry_id
+            problem = self._check(entry_id, fields, prev)
+            if problem == "unchained" and prev is None:
+                unchained += 1
+                continue
+            if problem is not None:
+                return ChainCheck(count, first, last, prev, unchained, entry_id, problem)
+            prev = fields["mac"]
+            if anchor is not None and hmac.compare_digest(prev, anchor):
+                found = True
+        return ChainCheck(count, first, last, prev, unchained, anchor_found=found)
 
     def _check(self, entry_id: str, fields: Mapping[str, str], prev: str | None) -> str | None:
         """Why this entry breaks the chain, or None."""
@@ -260,17 +253,22 @@ class AuditLog:
         if end.startswith("-") or limit == 0:
             return
         found = 0
+        async for entry_id, fields in self._raw(start, end):
+            entry = _entry(entry_id, fields)
+            if (actor is None or entry.actor == actor) and (
+                action is None or entry.action == action
+            ):
+                yield entry
+                found += 1
+                if limit is not None and found >= limit:
+                    return
+
+    async def _raw(self, start: str, end: str) -> AsyncIterator[tuple[str, dict[str, str]]]:
+        """(id, fields) of the stream's entries from `start` to `end`, a page at a time."""
         while True:
             page = cast(_Page, await self._redis.xrange(keys.AUDIT, start, end, count=_PAGE))
             for entry_id, fields in page:
-                entry = _entry(entry_id, {as_text(k): as_text(v) for k, v in fields.items()})
-                if (actor is None or entry.actor == actor) and (
-                    action is None or entry.action == action
-                ):
-                    yield entry
-                    found += 1
-                    if limit is not None and found >= limit:
-                        return
+                yield as_text(entry_id), {as_text(k): as_text(v) for k, v in fields.items()}
             if len(page) < _PAGE:
                 return
             start = "(" + as_text(page[-1][0])

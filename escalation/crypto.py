@@ -74,8 +74,7 @@ class Cipher:
         Keyed by the active key, so it changes when the keys rotate: lookups made
         through it (a person's earlier case) start afresh after a rotation.
         """
-        derived = hmac.new(self._keys[self.active], b"triagebot fingerprint", "sha256").digest()
-        return hmac.new(derived, value, "sha256").hexdigest()
+        return hmac.new(self._derived(b"triagebot fingerprint"), value, "sha256").hexdigest()
 
     @property
     def key_ids(self) -> frozenset[str]:
@@ -85,8 +84,11 @@ class Cipher:
     def mac(self, value: bytes, purpose: bytes, kid: str | None = None) -> str:
         """HMAC-SHA256 of `value` under a key derived for `purpose` from key `kid` (default:
         the active one), 32 hex digits. KeyError for a key id not held."""
-        derived = hmac.new(self._keys[kid or self.active], purpose, "sha256").digest()
-        return hmac.new(derived, value, "sha256").hexdigest()[:32]
+        return hmac.new(self._derived(purpose, kid), value, "sha256").hexdigest()[:32]
+
+    def _derived(self, purpose: bytes, kid: str | None = None) -> bytes:
+        """A key for one purpose only, from key `kid` (default: the active one)."""
+        return hmac.new(self._keys[kid or self.active], purpose, "sha256").digest()
 
     def decrypt(self, blob: bytes, context: bytes = b"") -> bytes:
         """Plaintext of a ciphertext made by `encrypt` with the same context."""
