@@ -1,6 +1,6 @@
-"""Safety signals from the wording of a message: emergency, self-harm, advice, complaint, spam.
+"""English wording signals: medical emergencies by kind, advice, complaint, human, spam.
 
-Emergency and self-harm rules are tuned for recall: a false alarm costs a safety reply and
+Emergency rules are tuned for recall: a false alarm costs a safety reply and
 an urgent case a human closes in a minute; a miss can cost a life. The patterns are
 phrase-level so that everyday idioms ("kill time", "stroke of luck", "my phone is dying")
 do not fire.
@@ -19,65 +19,78 @@ _F = re.IGNORECASE
 _NOW = r"(?:right now|rn|now|currently|just|suddenly|sudden|all of a sudden|won'?t stop|severe|crushing)"
 _WHO = r"(?:i|i'm|im|he|she|they|he's|she's|hes|shes|my \w+|someone|somebody|(?:my )?(?:son|daughter|baby|kid|child|husband|wife|mom|dad|mother|father|friend|partner|grandma|grandpa))"
 
-EMERGENCY_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
-    re.compile(p, _F)
-    for p in (
+# Medical emergencies by kind (self-harm and overdoses taken are read by nlu/crisis.py
+# from the language pack). The kind picks the safety text and tells staff what it is.
+_EMERGENCY_KINDS: dict[str, tuple[str, ...]] = {
+    "cardiac": (
         r"\bheart attack\b",
-        r"\b(?:having|had|has) a stroke\b|\bstroke (?:symptoms|signs)\b|\bsigns of (?:a )?stroke\b",
-        r"\bface (?:is )?(?:drooping|droops|droopy)\b|\bslurr(?:ed|ing) (?:speech|words|his|her)\b",
-        r"\b(?:can'?t|cannot|can not|cant|unable to|struggling to|trouble|hard to|difficulty) breath(?:e|ing)?\b",
-        r"\b(?:not|isn'?t|stopped|quit|stop) breath(?:e|ing)\b|\bno (?:pulse|heartbeat)\b",
+        r"\bchest (?:pain|pains|pressure|hurts|is hurting)\b.{0,40}\b(?:arm|jaw|sweat\w*|breath\w*|now|right now|severe|crushing|won'?t stop|spreading)\b",
+        r"\b(?:having|has|got|getting) (?:bad |severe |sharp )?chest pains?\b",
+        r"\b(?:severe|crushing|sudden) (?:chest )?(?:pain|pressure) in (?:my|his|her) chest\b|\b(?:severe|crushing|sudden) chest (?:pain|pressure)\b|\bclutching (?:his|her|my) chest\b",
+        r"\bno (?:pulse|heartbeat)\b|\bcardiac arrest\b",
+    ),
+    "stroke": (
+        r"\b(?:having|had|has|is having) a stroke\b|\b(?:showing|having|has) (?:signs|symptoms) of (?:a )?stroke\b",
+        r"\bface (?:is )?(?:drooping|droops|droopy)\b|\b(?:face|mouth) (?:is )?drooping\b|\bdrooping on one side\b|\bslurr(?:ed|ing) (?:speech|words|his|her)\b|\b(?:speech|words) (?:is |are )?(?:slurred|garbled)\b",
+        r"\b(?:suddenly |can'?t |cannot )(?:move|lift|feel) (?:his|her|my) (?:right |left )?(?:arm|leg|side)\b",
+    ),
+    "breathing": (
+        r"\b(?:can'?t|cannot|can not|cant|unable to|struggling to|trouble|hard to|difficulty) breath(?:e|ing)?\b|\bcan'?t catch (?:my|his|her) breath\b",
+        r"\b(?:not|isn'?t|stopped|quit|stop) breath(?:e|ing)\b|\bbarely breathing\b",
         r"\bchok(?:ing|ed)\b",
+        r"\b(?:lips|skin|face) (?:is |are |turning |turned )?(?:blue|purple|gray|grey)\b|\bturning blue\b",
+        r"\basthma attack\b.{0,40}\b(?:not working|isn'?t working|won'?t stop|can'?t)\b",
+    ),
+    "allergy": (
+        r"\banaphyla\w*\b|\bthroat (?:is )?(?:closing|swelling|closing up)\b|\bthroat (?:is )?swelling shut\b|\b(?:tongue|lips|face|throat) (?:is |are |feels? )?(?:swelling|swollen|huge|tight|closing)\b|\bepi-?pen\b|\bhives (?:everywhere|all over)\b.{0,60}\b(?:tongue|lips|throat|breath\w*)\b",
+    ),
+    "unconscious": (
         r"\b(?:unconscious|unresponsive|not responding|won'?t wake up|wont wake up|can'?t wake (?:him|her|them|up))\b",
-        r"\b(?:passed out|collapsed|fainted)\b",
-        r"\b(?:overdos\w*|od'?d|o\.d\.)\b",
+        r"\b(?:passed out|collapsed|fainted)\b|\babout to pass out\b|\bfeeling faint\b",
+        r"\b(?:isn'?t|is not|not|wasn'?t) waking up\b|\bcan'?t (?:wake|rouse)\b",
+    ),
+    "overdose": (
+        r"\b(?:overdos\w*|od'd|od'ed|o\.d\.)\b",
         r"\btook (?:too many|a (?:bunch|handful) of|a whole (?:bottle|pack)|all (?:of )?(?:my|the|his|her))\b.{0,20}\b(?:pills|tablets|meds|medication|medicine)\b",
         r"\b(?:swallowed|drank|ate)\b.{0,25}\b(?:bleach|poison|pills|battery|batteries|detergent|pod|drain cleaner|antifreeze|chemicals?)\b",
         r"\bpoison(?:ed|ing)\b(?! ivy| oak)",
+        r"\btook (?:too (?:many|much)|a (?:bunch|handful|lot) of|a whole (?:bottle|pack|box)(?: of)?|all (?:of )?(?:my|his|her|their|the))\b",
+    ),
+    "seizure": (
         r"\b(?:having|had|has|is having) (?:a )?(?:seizures?|convulsions?)\b|\bseizing\b|\bconvuls\w+\b",
-        r"\bchest (?:pain|pains|pressure|hurts|is hurting)\b.{0,40}\b(?:arm|jaw|sweat\w*|breath\w*|now|right now|severe|crushing|won'?t stop)\b",
-        r"\b(?:having|has|got|getting) (?:bad |severe |sharp )?chest pains?\b",
-        r"\b(?:severe|crushing|sudden) chest (?:pain|pressure)\b",
+    ),
+    "bleeding": (
         r"\bbleeding\b.{0,20}\b(?:heavily|a lot|won'?t stop|wont stop|badly|profusely|everywhere|out)\b|\b(?:won'?t|wont|can'?t|cant) stop (?:the )?bleeding\b|\bblood everywhere\b|\b(?:coughing|throwing) up blood\b|\bvomiting blood\b|\bheavy bleeding\b",
-        r"\banaphyla\w*\b|\bthroat (?:is )?(?:closing|swelling|closing up)\b|\b(?:tongue|lips|face) (?:is )?swelling\b|\bepi-?pen\b",
-        r"\b(?:lips|skin|face) (?:is |are |turning |turned )?(?:blue|purple|gray|grey)\b|\bturning blue\b",
+    ),
+    "violence": (
         r"\b(?:has|have|with|pointing|holding|waving) a (?:gun|knife|weapon|firearm)\b",
         r"\b(?:got|been|was|were|is|being) (?:shot|stabbed)\b|\b(?:shot|stabbed) (?:me|him|her|them|someone|at (?:me|him|her|us|them|someone|people))\b|\bactive shooter\b|\b(?:there'?s|there is) a (?:shooting|shooter)\b|\bshooting (?:at|in|happening|going on)\b",
-        r"\b(?:going to|gonna|threaten\w* to|wants to|trying to) (?:kill|hurt|shoot|stab|beat)\b",
+        r"\b(?:going to|gonna|threaten\w* to|wants to|trying to|coming to) (?:kill|hurt|shoot|stab|beat)\b",
         r"\b(?:beating|attacking|hitting|choking) (?:me|us|my|her|him)\b|\bbeing (?:attacked|abused|assaulted)\b",
-        r"\b(?:car|bike|motorcycle) (?:crash|accident|wreck)\b|\bhit by a (?:car|truck|bus)\b",
-        r"\b(?:this is an|it'?s an|its an|having an|medical) emergency\b|\bcall(?:ed|ing)? (?:an )?ambulance\b|\bneed an ambulance\b|\bcall(?:ing)? 911\b|\b911\b",
-        r"\b(?:fell|fall)\b.{0,30}\b(?:can'?t (?:get up|move)|hit (?:his|her|my) head|not moving)\b",
-        r"\btook (?:too (?:many|much)|a (?:bunch|handful|lot) of|a whole (?:bottle|pack|box)(?: of)?|all (?:of )?(?:my|his|her|their|the))\b",
-        r"\b(?:isn'?t|is not|not|wasn'?t) waking up\b|\bcan'?t (?:wake|rouse)\b",
         r"\b(?:hit|hits|punched|kicked|choked|strangled|beat|beats|slapped|attacked|raped|assaulted|stabbed|threatened) (?:me|my (?:kids?|son|daughter|baby|mom|wife|husband))\b",
         r"\b(?:he|she|they)(?:'s| is| are|'re) coming (?:back|for me)\b|\bscared for my life\b|\bafraid (?:he|she|they)(?:'ll| will) (?:kill|hurt)\b",
+    ),
+    "injury": (
+        r"\b(?:car|bike|motorcycle) (?:crash|accident|wreck)\b|\bhit by a (?:car|truck|bus)\b",
+        r"\b(?:fell|fall)\b.{0,30}\b(?:can'?t (?:get up|move)|hit (?:his|her|my) head|not moving)\b",
         r"\bburn(?:ed|t|s)?\b.{0,40}\b(?:really bad|badly|severe\w*|blister\w*|white|peeling|charred|third degree|2nd degree|3rd degree)\b",
         r"\b(?:drowning|drowned|electrocuted|severe burns?|burned badly)\b",
+    ),
+    "pregnancy": (
         r"\bbaby (?:is )?(?:not|stopped|isn'?t) (?:moving|breathing)\b|\b(?:not|isn'?t) moving\b.{0,20}\b(?:baby|pregnan\w*)\b",
-        r"\b(?:water broke|contractions)\b.{0,40}\b(?:blood|bleeding|weeks|early)\b",
-        # Spanish, the most common other language of US patients
-        r"\bno puedo respirar\b|\bdolor (?:de|en el) pecho\b|\bme duele el pecho\b|\bataque (?:al|de) coraz\w*\b|\bsobredosis\b|\bemergencia\b|\bno respira\b|\binconsciente\b",
-    )
-)
-
-SELF_HARM_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
-    re.compile(p, _F)
-    for p in (
-        r"\b(?:kill|killing|hurt|hurting|harm|harming|cut|cutting) (?:my ?self|myself)\b",
-        r"\bsuicid\w*\b|\bself[- ]?harm\w*\b",
-        r"\b(?:end|ending|take|taking) (?:my|his|her) (?:own )?life\b|\bend it all\b|\bending it all\b",
-        r"\b(?:don'?t|dont|do not|no longer) (?:want|wanna) (?:to )?(?:live|be alive|be here|exist|wake up)\b",
-        r"\b(?:want|wanna|going) to die\b|\bwanna die\b|\bwish i (?:was|were) dead\b|\bbetter off dead\b",
-        r"\bno (?:reason|point) (?:to|in) (?:live|living|going on)\b|\bnot worth living\b|\bcan'?t go on\b",
-        r"\b(?:life|living) (?:is(?:n'?t| not)|isnt) worth\b",
-        r"\bwant (?:it all|everything|the pain|this|all of it) to (?:stop|end|be over)\b",
-        r"\b(?:nobody|no one|no1) (?:would|will) (?:miss|care|notice)\b|\bbetter off without me\b",
-        r"\b(?:written|wrote|writing|left) (?:the |my |a )?(?:suicide )?(?:notes?|goodbye letters?)\b",
-        r"\b(?:going to|gonna|about to|wants? to|threatening to) (?:jump|hang (?:my|him|her)self|overdose)\b|\bjump off (?:a|the|this) (?:bridge|building|roof)\b",
-        r"\b(?:can'?t|cannot) do this anymore\b|\bno way out\b|\bwon'?t be (?:here|around) (?:tomorrow|much longer)\b|\bsay(?:ing)? goodbye (?:forever|to everyone)\b",
-        r"\bquiero morir\w*\b|\bme quiero matar\b|\bmatarme\b|\bno quiero vivir\b",
-    )
+        r"\b(?:water broke|contractions)\b.{0,40}\b(?:blood|bleeding|weeks|early)\b|\bpregnant\b.{0,40}\bbleeding\b",
+    ),
+    # Someone saying it is an emergency: counts only when it is theirs (a person, "now").
+    "general": (
+        r"\b(?:this is an|it'?s an|its an|having an|medical) emergency\b|\bcall(?:ed|ing)? (?:an )?ambulance\b|\bneed an ambulance\b|\b(?:call(?:ed|ing)?|dial(?:ed|ing)?|need) 911\b",
+    ),
+}
+EMERGENCY_KINDS: dict[str, re.Pattern[str]] = {
+    kind: re.compile("|".join(f"(?:{p})" for p in patterns), _F)
+    for kind, patterns in _EMERGENCY_KINDS.items()
+}
+EMERGENCY_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p, _F) for patterns in _EMERGENCY_KINDS.values() for p in patterns
 )
 
 # Advice requests that are medical whatever words follow.
@@ -158,8 +171,6 @@ def _union(patterns: Sequence[re.Pattern[str]]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), _F)
 
 
-_SELF_HARM = _union(SELF_HARM_PATTERNS)
-_EMERGENCY = _union(EMERGENCY_PATTERNS)
 _STRONG_ADVICE = _union(STRONG_ADVICE_PATTERNS)
 _WEAK_ADVICE = _union(WEAK_ADVICE_PATTERNS)
 _COMPLAINT = _union(COMPLAINT_PATTERNS)
@@ -172,14 +183,19 @@ def normalize_quotes(text: str) -> str:
     return text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
 
 
+def emergency_kinds(text: str) -> frozenset[str]:
+    """The kinds of medical emergency the wording names (apostrophes folded first)."""
+    text = normalize_quotes(text)
+    return frozenset(kind for kind, pattern in EMERGENCY_KINDS.items() if pattern.search(text))
+
+
 def wording_signals(text: str) -> frozenset[Signal]:
-    """Signals that the wording alone shows (no health terms, no classifier)."""
+    """Advice, complaint, human and spam signals the wording alone shows (English).
+
+    Emergencies are weighed by the engine: `emergency_kinds` and nlu/crisis.py.
+    """
     text = normalize_quotes(text)
     found: set[Signal] = set()
-    if _SELF_HARM.search(text):
-        found |= {Signal.SELF_HARM, Signal.EMERGENCY}
-    if _EMERGENCY.search(text):
-        found.add(Signal.EMERGENCY)
     if _STRONG_ADVICE.search(text):
         found.add(Signal.MEDICAL_ADVICE)
     if _COMPLAINT.search(text):

@@ -4,49 +4,51 @@ from __future__ import annotations
 
 import pytest
 
+from nlu.crisis import assess
+from nlu.languages import load_pack
 from nlu.models import Signal
-from nlu.signals import asks_for_advice, wording_signals
+from nlu.signals import asks_for_advice, emergency_kinds, normalize_quotes, wording_signals
 
 EMERGENCIES = [
-    "my husband is having a heart attack right now",
-    "my dad's face is drooping and his speech is slurred",
-    "I can’t breathe",
-    "cant breathe help",
-    "my baby stopped breathing",
-    "she passed out and won't wake up",
-    "he's unresponsive on the floor",
-    "my son took a bunch of his adderall pills",
-    "toddler swallowed a battery",
-    "I think I overdosed",
-    "my friend OD'd",
-    "she is having a seizure",
-    "bleeding heavily and it won't stop",
-    "his throat is closing up after a bee sting",
-    "someone has a gun in the lobby",
-    "my boyfriend is going to hurt me",
-    "we were in a car accident",
-    "having crushing chest pain",
-    "sharp chest pain going down my left arm",
-    "THIS IS AN EMERGENCY",
-    "she fell and can't get up",
-    "no puedo respirar",
-    "my friend took a bunch of xanax and isn't waking up",
-    "my boyfriend hit me and says he's coming back",
-    "burned my hand really bad, the skin is white and peeling",
+    ("my husband is having a heart attack right now", "cardiac"),
+    ("my dad's face is drooping and his speech is slurred", "stroke"),
+    ("I can’t breathe", "breathing"),
+    ("cant breathe help", "breathing"),
+    ("my baby stopped breathing", "breathing"),
+    ("she passed out and won't wake up", "unconscious"),
+    ("he's unresponsive on the floor", "unconscious"),
+    ("my son took a bunch of his adderall pills", "overdose"),
+    ("toddler swallowed a battery", "overdose"),
+    ("I think I overdosed", "overdose"),
+    ("my friend OD'd", "overdose"),
+    ("she is having a seizure", "seizure"),
+    ("bleeding heavily and it won't stop", "bleeding"),
+    ("his throat is closing up after a bee sting", "allergy"),
+    ("someone has a gun in the lobby", "violence"),
+    ("my boyfriend is going to hurt me", "violence"),
+    ("we were in a car accident", "injury"),
+    ("having crushing chest pain", "cardiac"),
+    ("sharp chest pain going down my left arm", "cardiac"),
+    ("THIS IS AN EMERGENCY", "general"),
+    ("she fell and can't get up", "injury"),
+    ("my friend took a bunch of xanax and isn't waking up", "overdose"),
+    ("my boyfriend hit me and says he's coming back", "violence"),
+    ("burned my hand really bad, the skin is white and peeling", "injury"),
 ]
+# Self-harm is read by the crisis cues of the language packs (nlu/crisis.py).
 SELF_HARM = [
-    "I don't want to live anymore",
-    "i dont want to be alive",
-    "thinking about killing myself",
-    "I want to die",
-    "there's no reason to live",
-    "i've been cutting myself again",
-    "feeling suicidal tonight",
-    "I'm going to end it all",
-    "quiero morir",
-    "i just want it all to stop",
-    "nobody would miss me. ive already written the notes",
-    "she says she's going to jump off the bridge",
+    ("I don't want to live anymore", "en"),
+    ("i dont want to be alive", "en"),
+    ("thinking about killing myself", "en"),
+    ("I want to die", "en"),
+    ("there's no reason to live", "en"),
+    ("i've been cutting myself again", "en"),
+    ("feeling suicidal tonight", "en"),
+    ("I'm going to end it all", "en"),
+    ("quiero morir", "es"),
+    ("i just want it all to stop", "en"),
+    ("nobody would miss me. ive already written the notes", "en"),
+    ("she says she's going to jump off the bridge", "en"),
 ]
 NOT_EMERGENCIES = [
     "is chest tightness after running normal?",
@@ -64,20 +66,22 @@ NOT_EMERGENCIES = [
 ]
 
 
-@pytest.mark.parametrize("text", EMERGENCIES)
-def test_possible_emergency_is_flagged(text: str) -> None:
-    assert Signal.EMERGENCY in wording_signals(text)
+@pytest.mark.parametrize(("text", "kind"), EMERGENCIES)
+def test_possible_emergency_is_flagged_with_its_kind(text: str, kind: str) -> None:
+    assert kind in emergency_kinds(normalize_quotes(text))
 
 
-@pytest.mark.parametrize("text", SELF_HARM)
-def test_self_harm_is_flagged_as_an_emergency(text: str) -> None:
-    signals = wording_signals(text)
-    assert {Signal.SELF_HARM, Signal.EMERGENCY} <= signals
+@pytest.mark.parametrize(("text", "language"), SELF_HARM)
+def test_self_harm_is_a_crisis(text: str, language: str) -> None:
+    crisis = assess(normalize_quotes(text).casefold(), load_pack(language))
+    assert "self_harm" in crisis.kinds
 
 
 @pytest.mark.parametrize("text", NOT_EMERGENCIES)
 def test_idioms_and_routine_questions_are_not_emergencies(text: str) -> None:
-    assert Signal.EMERGENCY not in wording_signals(text)
+    folded = normalize_quotes(text).casefold()
+    assert not emergency_kinds(folded)
+    assert not assess(folded, load_pack("en")).found
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,81 @@
+"""Crisis cues in a person's own words, and the frames that set them apart (English, Spanish)."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlu.crisis import assess
+from nlu.languages import load_pack
+
+EN = load_pack("en")
+ES = load_pack("es")
+
+
+@pytest.mark.parametrize(
+    ("text", "kinds"),
+    [
+        ("tonight is the night, i've made my choice", {"self_harm"}),
+        ("bought the rope today. it's almost over", {"self_harm"}),
+        ("tell my sister i'm sorry, this is my last message", {"self_harm"}),
+        ("swallowed everything in the cabinet an hour ago", {"overdose"}),
+        ("i don't want to be here anymore", {"self_harm"}),
+        ("i took a whole bottle of pills and said goodbye to my mom", {"overdose", "self_harm"}),
+        ("esta noche me voy a quitar la vida", {"self_harm"}),
+        ("ya no quiero vivir", {"self_harm"}),
+        ("me tomé todas las pastillas hace una hora", {"overdose"}),
+    ],
+)
+def test_a_crisis_in_own_words_is_found(text: str, kinds: set[str]) -> None:
+    pack = ES if any(w in text for w in ("noche", "quiero", "tomé")) else EN
+    crisis = assess(text, pack)
+    assert crisis.found
+    assert crisis.kinds == kinds
+    assert crisis.set_apart is None
+
+
+@pytest.mark.parametrize(
+    ("text", "frame"),
+    [
+        ("i'm not suicidal, just asking about parking", "neutral"),
+        ("this traffic is killing me", "neutral"),
+        ("the news said suicide rates went up this year", "news"),
+        ("my book club is reading a novel about suicide and grief", "fiction"),
+        ("what should someone do if a friend talks about suicide", "hypothetical"),
+        (
+            "five years ago i tried to kill myself and your staff saved my life, thank you",
+            "past",
+        ),
+        ("this line is so long i want to die lol", "laughter"),
+    ],
+)
+def test_what_is_not_a_crisis_now_is_set_apart(text: str, frame: str | None) -> None:
+    crisis = assess(text, EN)
+    assert not crisis.found
+    assert crisis.set_apart == frame
+
+
+def test_a_plan_is_never_taken_as_a_joke() -> None:
+    # Laughter sets apart hyperbole, never means or a plan stated plainly.
+    crisis = assess("bought the rope today, it's almost over lol", EN)
+    assert crisis.found
+    assert crisis.kinds == {"self_harm"}
+
+
+def test_the_past_is_not_resolved_when_it_is_happening_again() -> None:
+    text = "five years ago i tried to kill myself, thank you all, and tonight i want to die again"
+    assert assess(text, EN).found
+
+
+def test_spanish_read_with_the_english_pack_skips_topic_cognates() -> None:
+    # "suicidio" in Spanish news is a topic word in both languages: the English pack must not
+    # raise an alarm on a Spanish text its own frames set apart.
+    text = "las noticias dicen que el suicidio aumentó este año"
+    assert not assess(text, EN, native=ES).found
+    assert not assess(text, ES).found
+
+
+def test_groups_name_the_signals_found() -> None:
+    crisis = assess("i have the pills ready and i wrote my goodbye letters", EN)
+    assert crisis.found
+    assert len(crisis.groups) >= 2
+    assert crisis.mentioned
