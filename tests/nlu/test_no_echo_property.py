@@ -10,8 +10,14 @@ from hypothesis import strategies as st
 from nlu import templates
 from nlu.engine import TriageEngine
 from nlu.faq import DEMO_CONTENT_DIR, load_faq
+from nlu.languages import available
 
-PUBLIC_TEXTS = [*templates.ALL, *(i.answer for i in load_faq(DEMO_CONTENT_DIR).intents.values())]
+_INTENTS = load_faq(DEMO_CONTENT_DIR).intents.values()
+PUBLIC_TEXTS = [
+    *(text for code in available() for text in templates.all_public(code)),
+    *(i.answer for i in _INTENTS),
+    *(text for i in _INTENTS for text in i.translations.values()),
+]
 PUBLIC_FOLDED = " ".join(PUBLIC_TEXTS).casefold()
 
 # Things people put in public comments that must never come back out.
