@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +23,12 @@ FAQ_PREFIX = "faq/"
 RESPONSE_PREFIX = "utter_faq/"
 # Classes trained beside the FAQ so that the classifier learns what must never get a FAQ answer.
 GUARD_CLASSES = ("medical_advice", "emergency", "complaint", "spam", "out_of_scope")
+# The language of examples and answers that name none. Other languages are marked the way
+# Rasa 3 marks them: `metadata: {language: es}` on an example block, and a response
+# variation with `condition: [{type: slot, name: language, value: es}]`, so the same files
+# still train a Rasa assistant (whose `language` slot then picks the answer).
+CONTENT_LANGUAGE = "en"
+LANGUAGE_SLOT = "language"
 
 _M = TypeVar("_M", bound=BaseModel)
 _INTENT_NAME = r"^[a-z][a-z0-9_]*(/[a-z][a-z0-9_]*)?$"
@@ -39,7 +45,14 @@ class NluItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     intent: str = Field(pattern=_INTENT_NAME)
+    metadata: dict[str, Any] | None = None
     examples: str
+
+    @property
+    def language(self) -> str:
+        """The examples' language: `metadata.language`, else the content's default."""
+        value = (self.metadata or {}).get("language", CONTENT_LANGUAGE)
+        return str(value)
 
     @field_validator("examples")
     @classmethod
@@ -69,6 +82,18 @@ class ResponseVariant(BaseModel):
 
     text: str = Field(min_length=1, max_length=1000)
 
+    @property
+    def language(self) -> str:
+        """The language a `condition` on the `language` slot gives, else the default."""
+        for condition in getattr(self, "condition", None) or ():
+            if (
+                isinstance(condition, dict)
+                and condition.get("type") == "slot"
+                and condition.get("name") == LANGUAGE_SLOT
+            ):
+                return str(condition.get("value"))
+        return CONTENT_LANGUAGE
+
 
 class DomainFile(BaseModel):
     """A `domain.yml` file (only the keys triagebot reads are checked)."""
@@ -87,6 +112,13 @@ class FaqIntent:
     key: str
     examples: tuple[str, ...]
     answer: str
+    # Other languages: their examples and their approved answer (language -> …).
+    localized_examples: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    translations: Mapping[str, str] = field(default_factory=dict)
+
+    def answer_in(self, language: str) -> str | None:
+        """The approved answer in a language, None where it has none."""
+        return self.answer if language == CONTENT_LANGUAGE else self.translations.get(language)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +134,9 @@ class FaqContent:
         for key, intent in self.intents.items():
             for example in intent.examples:
                 yield example, key
+            for examples in intent.localized_examples.values():
+                for example in examples:
+                    yield example, key
         for name, examples in self.guards.items():
             for example in examples:
                 yield example, name
@@ -135,17 +170,27 @@ def parse_faq(
     nlu_path, domain_path = nlu_name, domain_name
 
     answers: dict[str, str] = {}
+    translations: dict[str, dict[str, str]] = {}
     for name, variants in domain.responses.items():
         if name.startswith(RESPONSE_PREFIX):
-            answers[name.removeprefix(RESPONSE_PREFIX)] = variants[0].text
+            key = name.removeprefix(RESPONSE_PREFIX)
+            for variant in variants:
+                if variant.language == CONTENT_LANGUAGE:
+                    answers.setdefault(key, variant.text)
+                else:
+                    translations.setdefault(key, {}).setdefault(variant.language, variant.text)
 
     examples: dict[str, list[str]] = {}
+    localized: dict[str, dict[str, list[str]]] = {}
     guards: dict[str, list[str]] = {}
     seen: dict[str, str] = {}
     lines = _line_index(nlu_text)
     for index, item in enumerate(nlu.nlu):
         where = f"{nlu_path}:{lines.get(('nlu', index), 1)}"
-        if item.intent.startswith(FAQ_PREFIX):
+        if item.intent.startswith(FAQ_PREFIX) and item.language != CONTENT_LANGUAGE:
+            by_language = localized.setdefault(item.intent.removeprefix(FAQ_PREFIX), {})
+            target = by_language.setdefault(item.language, [])
+        elif item.intent.startswith(FAQ_PREFIX):
             target = examples.setdefault(item.intent.removeprefix(FAQ_PREFIX), [])
         elif item.intent in GUARD_CLASSES:
             target = guards.setdefault(item.intent, [])
@@ -172,8 +217,21 @@ def parse_faq(
         raise FaqError(f"{nlu_path}: no faq/<key> examples for responses: {', '.join(orphans)}")
 
     digest = hashlib.sha256(nlu_text.encode() + b"\0" + domain_text.encode())
+    strays = sorted((set(localized) | set(translations)) - set(examples))
+    if strays:
+        raise FaqError(
+            f"{nlu_path}: translated intents with no default examples: {', '.join(strays)}"
+        )
     intents = {
-        key: FaqIntent(key=key, examples=tuple(texts), answer=answers[key])
+        key: FaqIntent(
+            key=key,
+            examples=tuple(texts),
+            answer=answers[key],
+            localized_examples={
+                lang: tuple(found) for lang, found in sorted(localized.get(key, {}).items())
+            },
+            translations=dict(sorted(translations.get(key, {}).items())),
+        )
         for key, texts in sorted(examples.items())
     }
     return FaqContent(

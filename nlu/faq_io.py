@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nlu.faq import (
+    CONTENT_LANGUAGE,
     DOMAIN_FILE,
     FAQ_PREFIX,
+    LANGUAGE_SLOT,
     NLU_FILE,
     RESPONSE_PREFIX,
     FaqContent,
@@ -30,6 +32,7 @@ RASA_VERSION = "3.1"
 # selector), so the domain lists it instead of the individual keys.
 RETRIEVAL_INTENT = FAQ_PREFIX.rstrip("/")
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+_LANGUAGE = re.compile(r"^[a-z]{2}$")
 
 
 def _yaml_printable(ch: str) -> bool:
@@ -62,8 +65,14 @@ def _check_example(intent: str, text: str) -> None:
         raise FaqError(f"{intent}: example {text[:40]!r} has a control character")
 
 
-def _examples_block(intent: str, examples: tuple[str, ...]) -> list[str]:
-    lines = [f"- intent: {intent}", "  examples: |"]
+def _examples_block(
+    intent: str, examples: tuple[str, ...], language: str | None = None
+) -> list[str]:
+    lines = [f"- intent: {intent}"]
+    if language is not None:
+        _check_language(language)
+        lines += ["  metadata:", f"    language: {language}"]
+    lines.append("  examples: |")
     for text in examples:
         _check_example(intent, text)
         lines.append(f"    - {text}")
@@ -75,7 +84,10 @@ def render_nlu(content: FaqContent) -> str:
     lines = [f"version: {quote(RASA_VERSION)}", "nlu:"]
     for key in sorted(content.intents):
         _check_key(key)
-        lines += _examples_block(f"{FAQ_PREFIX}{key}", content.intents[key].examples)
+        intent = content.intents[key]
+        lines += _examples_block(f"{FAQ_PREFIX}{key}", intent.examples)
+        for language, examples in sorted(intent.localized_examples.items()):
+            lines += _examples_block(f"{FAQ_PREFIX}{key}", examples, language)
     for name in sorted(content.guards):
         lines += _examples_block(name, content.guards[name])
     return "\n".join(lines) + "\n"
@@ -85,10 +97,31 @@ def render_domain(content: FaqContent) -> str:
     """The canonical `domain.yml`: the intents Rasa predicts and one answer per FAQ key."""
     lines = [f"version: {quote(RASA_VERSION)}", "intents:", f"- {RETRIEVAL_INTENT}"]
     lines += [f"- {name}" for name in sorted(content.guards)]
+    languages = sorted({lang for i in content.intents.values() for lang in i.translations})
+    if languages:
+        # The slot Rasa's conditional response variations read to answer in a language.
+        lines += ["slots:", f"  {LANGUAGE_SLOT}:", "    type: categorical", "    values:"]
+        lines += [f"    - {lang}" for lang in [CONTENT_LANGUAGE, *languages]]
+        lines += ["    mappings:", "    - type: custom"]
     lines.append("responses:")
     for key in sorted(content.intents):
-        lines += [f"  {RESPONSE_PREFIX}{key}:", f"  - text: {quote(content.intents[key].answer)}"]
+        intent = content.intents[key]
+        lines += [f"  {RESPONSE_PREFIX}{key}:", f"  - text: {quote(intent.answer)}"]
+        for language, answer in sorted(intent.translations.items()):
+            _check_language(language)
+            lines += [
+                f"  - text: {quote(answer)}",
+                "    condition:",
+                "    - type: slot",
+                f"      name: {LANGUAGE_SLOT}",
+                f"      value: {language}",
+            ]
     return "\n".join(lines) + "\n"
+
+
+def _check_language(language: str) -> None:
+    if not _LANGUAGE.match(language):
+        raise FaqError(f"language {language!r}: an ISO 639-1 code, two lower-case letters")
 
 
 def _check_key(key: str) -> None:

@@ -24,7 +24,7 @@ from redis.exceptions import WatchError
 
 from escalation import keys
 from escalation.replies import as_text
-from nlu.faq import FaqContent, FaqError, FaqIntent, load_faq, parse_faq
+from nlu.faq import CONTENT_LANGUAGE, FaqContent, FaqError, FaqIntent, load_faq, parse_faq
 from nlu.faq_io import render_domain, render_nlu
 
 DraftStatus = Literal["pending", "approved", "rejected"]
@@ -133,8 +133,9 @@ def apply_changes(content: FaqContent, changes: Changes) -> FaqContent:
         removed = {e.casefold() for e in changes.remove_examples.get(key, ())}
         kept = [e for e in intent.examples if e.casefold() not in removed]
         added = [e for e in changes.add_examples.get(key, ()) if e.strip()]
-        intents[key] = FaqIntent(
-            key=key,
+        # Edits are to the content's language; translations stay as they were.
+        intents[key] = replace(
+            intent,
             examples=tuple(dict.fromkeys([*kept, *added])),
             answer=changes.answers.get(key, intent.answer),
         )
@@ -162,13 +163,26 @@ def make_version(
 
 
 def answers_at(
-    version_content: FaqContent, schedules: Sequence[ScheduledAnswer], now: float
+    version_content: FaqContent,
+    schedules: Sequence[ScheduledAnswer],
+    now: float,
+    language: str = CONTENT_LANGUAGE,
 ) -> dict[str, str]:
-    """Each intent's answer at `now`: a scheduled answer in its period, else the usual one."""
-    answers = {key: intent.answer for key, intent in version_content.intents.items()}
+    """Each intent's answer at `now` in a language: a scheduled answer in its period, else
+    the usual one. Scheduled answers are written in the content's language: while one is
+    in force, other languages have no answer for that intent (a human answers instead of
+    the bot giving the usual hours on a holiday)."""
+    answers: dict[str, str] = {}
+    for key, intent in version_content.intents.items():
+        answer = intent.answer_in(language)
+        if answer is not None:
+            answers[key] = answer
     for scheduled in schedules:
         if scheduled.starts_at <= now < scheduled.ends_at and scheduled.intent in answers:
-            answers[scheduled.intent] = scheduled.answer
+            if language == CONTENT_LANGUAGE:
+                answers[scheduled.intent] = scheduled.answer
+            else:
+                del answers[scheduled.intent]
     return answers
 
 

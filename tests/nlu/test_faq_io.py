@@ -124,18 +124,31 @@ def test_exported_files_are_rasa_shaped(tmp_path: Path) -> None:
 
     assert set(nlu) == {"version", "nlu"}
     assert nlu["version"] == "3.1"
-    names = [item["intent"] for item in nlu["nlu"]]
+    # One block per intent in the content's language, then one per other language marked
+    # the Rasa 3 way (`metadata: {language: es}`).
+    default = [item for item in nlu["nlu"] if "metadata" not in item]
+    names = [item["intent"] for item in default]
     assert names == [f"faq/{key}" for key in sorted(content.intents)] + sorted(GUARD_CLASSES)
+    localized = [item for item in nlu["nlu"] if "metadata" in item]
+    assert localized
+    assert {item["metadata"]["language"] for item in localized} == {"es"}
     for item in nlu["nlu"]:
-        assert set(item) == {"intent", "examples"}
+        assert set(item) <= {"intent", "examples", "metadata"}
         assert all(line.startswith("- ") for line in item["examples"].splitlines())
 
-    assert set(domain) == {"version", "intents", "responses"}
+    assert set(domain) == {"version", "intents", "slots", "responses"}
     assert domain["version"] == "3.1"
     assert domain["intents"] == ["faq", *sorted(GUARD_CLASSES)]
+    assert domain["slots"]["language"]["type"] == "categorical"
     assert list(domain["responses"]) == [f"utter_faq/{key}" for key in sorted(content.intents)]
     for key, variants in domain["responses"].items():
-        assert variants == [{"text": content.intents[key.removeprefix("utter_faq/")].answer}]
+        intent = content.intents[key.removeprefix("utter_faq/")]
+        # The default answer first, then one variant per language on the `language` slot.
+        assert variants[0] == {"text": intent.answer}
+        assert variants[1:] == [
+            {"text": text, "condition": [{"type": "slot", "name": "language", "value": code}]}
+            for code, text in sorted(intent.translations.items())
+        ]
 
 
 @pytest.mark.parametrize(
