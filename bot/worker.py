@@ -57,6 +57,19 @@ class WorkerConfig:
 _Entry = tuple[bytes, dict[bytes, bytes]]
 
 
+def private_invite(decision: Decision, url: str | None) -> str:
+    """The private invitation in the message's language; an emergency's begins with its
+    safety text (988 for self-harm, Poison Control for an overdose, 911 otherwise)."""
+    texts = templates.for_language(decision.language)
+    invite = texts.private_invite
+    if url:
+        invite = f"{invite} {texts.private_link.format(url=url)}"
+    if decision.action == "emergency":
+        kinds = templates.kinds_of(decision.reasons)
+        invite = f"{templates.safety_text(decision.language, kinds)} {invite}"
+    return invite
+
+
 @dataclass(frozen=True, slots=True)
 class Handover:
     """Where escalations and private follow-ups go: the case store and its private links."""
@@ -98,7 +111,7 @@ class Handover:
             # Joined a conversation staff already have: a public comment is still hidden
             # and acknowledged, a private message just waits for staff.
             return None, message.kind is MessageKind.DIRECT
-        return f"{templates.PRIVATE_INVITE} {templates.PRIVATE_LINK.format(url=url)}", False
+        return private_invite(decision, url), False
 
     async def open_case(
         self, source: Source, priority: Priority, reasons: Sequence[str]

@@ -27,23 +27,23 @@ MAX_PERSON_TEXT_CHARS = 2000
 _SENDERS = {"person": "You", "staff": "Care team", "bot": "Assistant"}
 
 _PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<title>Secure conversation</title>
+<title>{title}</title>
 <style nonce="{nonce}">
 body{{font:16px/1.4 system-ui,sans-serif;max-width:40rem;margin:1rem auto;padding:0 1rem}}
 ol{{list-style:none;padding:0}} li{{margin:.5rem 0;padding:.5rem;border-radius:.5rem}}
 li.person{{background:#e8f0fe;margin-left:3rem}} li.staff,li.bot{{background:#f1f3f4}}
 li b{{display:block;font-size:.8rem}} textarea{{width:100%;min-height:5rem}}
 </style></head><body>
-<h1>Secure conversation</h1>
-<p>Only you and our care team can see this page. If this is an emergency, call 911.</p>
+<h1>{title}</h1>
+<p>{notice}</p>
 <ol id="thread">{items}</ol>
 <form id="send" method="post" action="{action}">
-<label for="text">Your message</label>
+<label for="text">{label}</label>
 <textarea id="text" name="text" maxlength="{max_chars}" required></textarea>
-<button type="submit">Send</button>
+<button type="submit">{send}</button>
 </form>
 <script nonce="{nonce}">
 (function () {{
@@ -117,6 +117,14 @@ def _not_found() -> web.HTTPException:
     )
 
 
+def case_language(reasons: list[str]) -> str:
+    """The language the case's person wrote in (its `lang:` reason), English if none."""
+    return next(
+        (r.removeprefix("lang:") for r in reasons if r.startswith("lang:")),
+        templates.DEFAULT_LANGUAGE,
+    )
+
+
 def _shown(messages: list[CaseMessage]) -> list[dict[str, Any]]:
     return [{"sender": m.sender, "text": m.text, "at": m.at} for m in messages]
 
@@ -124,13 +132,21 @@ def _shown(messages: list[CaseMessage]) -> list[dict[str, Any]]:
 async def private_page(request: web.Request) -> web.Response:
     """`GET /p/{token}`: the conversation and a form to write."""
     case_id = await _case_id(request)
-    thread = await request.app[CASES].thread(case_id)
+    cases = request.app[CASES]
+    thread = await cases.thread(case_id)
+    language = case_language((await cases.get(case_id)).reasons)
+    texts = templates.for_language(language)
     items = "".join(
         f'<li class="{m.sender}"><b>{_SENDERS[m.sender]}</b>{html.escape(m.text)}</li>'
         for m in thread
     )
     nonce = secrets.token_urlsafe(16)
     page = _PAGE.format(
+        lang=html.escape(language),
+        title=html.escape(texts.page_title),
+        notice=html.escape(texts.page_notice),
+        label=html.escape(texts.page_label),
+        send=html.escape(texts.page_send),
         nonce=nonce,
         items=items,
         action=html.escape(f"{request.path.rstrip('/')}/messages"),
@@ -172,7 +188,10 @@ async def send_message(request: web.Request) -> web.Response:
             case_id, "person", message.text, priority="urgent" if urgent else None
         )
         if urgent:
-            await cases.add_message(case_id, "bot", templates.EMERGENCY_REPLY)
+            # The safety text for this kind of emergency, in the case's language.
+            language = decision.language or case_language(before.reasons)
+            safety = templates.safety_text(language, templates.kinds_of(decision.reasons))
+            await cases.add_message(case_id, "bot", safety)
             notifier = request.app[HANDOVER].notifier
             if before.priority != "urgent" and notifier is not None:
                 await notifier.case_event(await cases.get(case_id), "urgent")

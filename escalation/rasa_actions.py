@@ -44,6 +44,11 @@ async def _screen(engine: TriageEngine, message_id: str, text: str) -> Decision:
     return await asyncio.to_thread(engine.triage, message_id, text)
 
 
+def _safety(decision: Decision) -> str:
+    """The safety text for the decision's kind of emergency, in its language."""
+    return templates.safety_text(decision.language, templates.kinds_of(decision.reasons))
+
+
 class ActionTriageScreen(Action):  # type: ignore[misc]  # rasa-sdk is untyped
     """Screen the latest user message; slots say whether the assistant may answer it."""
 
@@ -60,7 +65,7 @@ class ActionTriageScreen(Action):  # type: ignore[misc]  # rasa-sdk is untyped
         """Set the triage slots; an emergency also gets the safety reply at once."""
         decision = await _screen(self.engine, *_latest(tracker))
         if decision.action == "emergency":
-            dispatcher.utter_message(text=templates.EMERGENCY_REPLY)
+            dispatcher.utter_message(text=_safety(decision))
         return [
             SlotSet(SLOT_ACTION, decision.action),
             SlotSet(SLOT_SAFE, decision.action == "reply"),
@@ -98,11 +103,12 @@ class ActionTriageHandoff(Action):  # type: ignore[misc]
             source, decision.priority or "normal", reasons
         )
         url = url or await self.handover.private_url(case_id)
+        texts = templates.for_language(decision.language)
         if decision.action == "emergency":
-            dispatcher.utter_message(text=templates.EMERGENCY_REPLY)
+            dispatcher.utter_message(text=_safety(decision))
         else:
-            dispatcher.utter_message(text=templates.ESCALATION_ACK)
-        dispatcher.utter_message(text=templates.PRIVATE_LINK.format(url=url))
+            dispatcher.utter_message(text=texts.escalation_ack)
+        dispatcher.utter_message(text=texts.private_link.format(url=url))
         return [SlotSet(SLOT_CASE, case_id), SlotSet(SLOT_SAFE, False)]
 
 

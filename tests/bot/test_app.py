@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from bot.app import create_app
 from bot.appkeys import BATCHER
 from bot.settings import Settings
+from nlu.templates import FALLBACK_REPLY
 
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -125,3 +126,57 @@ async def test_overload_is_refused_at_once_with_503_and_retry_after(client: Test
     )
     assert again.status == 200
     assert (await again.json())["duplicate"] is False
+
+
+@pytest.mark.parametrize(
+    "text", ["donde me estaciono?", "hola, a q hora es la visita y donde estaciono el carro"]
+)
+async def test_a_spanish_routine_question_is_answered_in_spanish(
+    client: TestClient, text: str
+) -> None:
+    response = await client.post("/v1/messages", json=body(f"es-{len(text)}", text), headers=AUTH)
+    decision = await response.json()
+    assert decision["action"] == "reply", decision["reasons"]
+    assert decision["language"] == "es"
+    assert "lang:es" in decision["reasons"]
+    # The Spanish variant of the approved answer, never the English one.
+    assert "estacionamiento" in decision["reply"].casefold() or "visita" in decision["reply"]
+    assert "parking is" not in decision["reply"]
+
+
+async def test_spanish_phi_gets_the_spanish_acknowledgement(client: TestClient) -> None:
+    text = "hola soy Maria Lopez, mi numero de paciente es 4455667, cuando es mi cita?"
+    decision = await (
+        await client.post("/v1/messages", json=body("es-phi", text), headers=AUTH)
+    ).json()
+    assert decision["action"] == "escalate"
+    assert decision["reply"].startswith("Gracias por escribirnos")
+    assert "Maria" not in decision["reply"]
+    assert "4455667" not in decision["reply"]
+    assert decision["case_id"]
+
+
+async def test_a_spanish_crisis_gets_the_spanish_safety_reply(client: TestClient) -> None:
+    text = "ya no aguanto mas, esta noche me voy a quitar la vida"
+    decision = await (
+        await client.post("/v1/messages", json=body("es-crisis", text), headers=AUTH)
+    ).json()
+    assert decision["action"] == "emergency"
+    assert decision["priority"] == "urgent"
+    assert "emergency:self_harm" in decision["reasons"]
+    reply = decision["reply"]
+    # 988 first, with its Spanish option, then 911.
+    assert "988" in reply
+    assert "marque 2" in reply
+    assert reply.index("988") < reply.index("911")
+    assert decision["case_id"]
+
+
+async def test_an_unsupported_language_is_never_answered_in_public(client: TestClient) -> None:
+    text = "Bonjour, quelles sont les heures de visite de l'hôpital aujourd'hui ?"
+    decision = await (
+        await client.post("/v1/messages", json=body("fr-1", text), headers=AUTH)
+    ).json()
+    assert decision["action"] == "escalate"
+    assert "lang_unsupported:fr" in decision["reasons"]
+    assert decision["reply"] != FALLBACK_REPLY

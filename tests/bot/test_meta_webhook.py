@@ -173,8 +173,9 @@ async def test_emergency_comment_gets_the_safety_reply(
     calls = await settled(graph[0], "c_911", 2)
     replies = [c for c in calls if c["path"] == "c_911/comments"]
     assert len(replies) == 1
+    # A heart attack gets the medical text (911, nearest ER), not the crisis line.
     assert "911" in replies[0]["json"]["message"]
-    assert "988" in replies[0]["json"]["message"]
+    assert "988" not in replies[0]["json"]["message"]
 
 
 async def test_the_same_delivery_ten_times_gives_one_reply(

@@ -160,3 +160,36 @@ async def test_an_emergency_written_on_the_page_raises_the_case_and_answers_with
     thread = await client.app[CASES].thread(case_id)
     assert thread[-1].sender == "bot"
     assert "911" in thread[-1].text
+    assert "988" not in thread[-1].text  # a medical emergency: 911, not the crisis line
+
+
+async def test_self_harm_written_on_the_page_gets_the_crisis_line_first(
+    client: TestClient,
+) -> None:
+    case_id = await open_case(client)
+    url = await link(client, case_id)
+    sent = await client.post(f"{url}/messages", json={"text": "i have the pills ready, goodbye"})
+    assert sent.status == 201
+    thread = await client.app[CASES].thread(case_id)
+    safety = thread[-1].text
+    assert thread[-1].sender == "bot"
+    assert safety.index("988") < safety.index("911")
+
+
+async def test_the_page_speaks_the_language_of_the_case(client: TestClient) -> None:
+    source = Source(
+        channel="api",
+        message_id=secrets.token_hex(6),
+        author_id=secrets.token_hex(6),
+        text="mi numero de paciente es 99887766",
+    )
+    case_id, _ = await client.app[CASES].open(source, "normal", ["phi:MRN", "lang:es"])
+    page = await (await client.get(await link(client, case_id))).text()
+    assert '<html lang="es">' in page
+    assert "Conversación segura" in page
+    # The notice names both lines on every page: 911 and 988.
+    assert "911" in page
+    assert "988" in page
+    english = await (await client.get(await link(client, await open_case(client)))).text()
+    assert "988" in english
+    assert '<html lang="en">' in english
