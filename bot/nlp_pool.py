@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
@@ -61,8 +62,13 @@ class NlpPool:
         self.live: LiveFaq | None = None
         self._executor: Executor
         if processes > 0:
+            # Spawned, not forked: the parent's native thread pools (lingua's, spaCy's BLAS)
+            # do not survive a fork, and a child that inherits their locks waits forever.
             self._executor = ProcessPoolExecutor(
-                max_workers=processes, initializer=_init, initargs=(engine.config,)
+                max_workers=processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init,
+                initargs=(engine.config,),
             )
         else:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlp")
