@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.settings import Settings
 from nlu.engine import MAX_TEXT_CHARS, TriageEngine
-from nlu.evaluation import faq_intent_share, score
+from nlu.evaluation import ACTIONS, Figures, faq_intent_share, score
 from nlu.models import Decision, ErrorLine
 
 BATCH = 64
@@ -156,24 +156,36 @@ def run_eval(settings: Settings, paths: list[Path], misses: int, as_json: bool) 
         report[str(path)] = {
             "figures": figures,
             "categories": result.categories,
+            "confusion": result.confusion,
             "misses": [dataclasses.asdict(m) for m in result.misses[:misses]],
         }
         if not as_json:
-            _print_report(path, figures, result.categories, result.misses, misses)
+            _print_report(path, figures, result, misses)
     if as_json:
         print(json.dumps(report, indent=2))
     return 0
 
 
+def _print_confusion(confusion: dict[str, dict[str, int]]) -> None:
+    """Expected (accepted) action against given action, in messages."""
+    width = max([len("expected \\ given"), *map(len, confusion)]) + 2
+    print("   " + "expected \\ given".ljust(width) + "".join(f"{a:>11}" for a in ACTIONS))
+    for expected, given in confusion.items():
+        cells = "".join(f"{given.get(a, 0):>11}" for a in ACTIONS)
+        print("   " + expected.ljust(width) + cells)
+
+
 def _print_report(
     path: Path,
     figures: dict[str, float | int],
-    categories: dict[str, dict[str, float | int]],
-    misses: list[Any],
+    result: Figures,
     limit: int,
 ) -> None:
+    categories, misses = result.categories, result.misses
     print(f"== {path}")
     print("   " + json.dumps(figures))
+    print(f"   cases opened: {figures['case_rate']:.1%} of {figures['cases']} messages")
+    _print_confusion(result.confusion)
     print(
         f"   {'category':<14}{'cases':>7}{'accepted':>10}{'reply':>8}{'escal.':>8}"
         f"{'emerg.':>8}{'ignore':>8}"

@@ -29,6 +29,13 @@ class Figures:
     figures: dict[str, float | int]
     categories: dict[str, dict[str, float | int]] = field(default_factory=dict)
     misses: list[Miss] = field(default_factory=list)
+    # Expected action(s) ("escalate/emergency") -> given action -> cases.
+    confusion: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+ACTIONS = ("reply", "escalate", "emergency", "ignore")
+# Actions that open (or join) a case a person on staff reads.
+CASE_ACTIONS = frozenset({"escalate", "emergency"})
 
 
 def score(
@@ -38,6 +45,8 @@ def score(
     leaks = echoes = wrong = accepted = 0
     routine = routine_ok = over = emergencies = emergencies_ok = missing = 0
     per_category: dict[str, Counter[str]] = defaultdict(Counter)
+    confusion: dict[str, Counter[str]] = defaultdict(Counter)
+    cases_opened = 0
     misses: list[Miss] = []
     for case in cases:
         decision = decisions.get(str(case["id"]))
@@ -54,6 +63,8 @@ def score(
         tally["cases"] += 1
         tally["accepted"] += ok
         tally[f"action:{action}"] += 1
+        confusion["/".join(case["accept"])][str(action)] += 1
+        cases_opened += action in CASE_ACTIONS
         if not ok:
             misses.append(Miss(str(case["id"]), category, action, intent, str(case["text"])))
         if category in SENSITIVE and action in ("reply", "ignore", None):
@@ -80,15 +91,17 @@ def score(
         "over_escalation": round(over / max(routine, 1), 3),
         "wrong_answers": wrong,
         "accepted": round(accepted / max(n, 1), 3),
+        "case_rate": round(cases_opened / max(n, 1), 3),
     }
     categories: dict[str, dict[str, float | int]] = {}
     for category, tally in sorted(per_category.items()):
         row: dict[str, float | int] = {"cases": tally["cases"]}
         row["accepted"] = round(tally["accepted"] / tally["cases"], 3)
-        for action in ("reply", "escalate", "emergency", "ignore"):
+        for action in ACTIONS:
             row[action] = round(tally[f"action:{action}"] / tally["cases"], 3)
         categories[category] = row
-    return Figures(figures, categories, misses)
+    table = {expected: dict(given) for expected, given in sorted(confusion.items())}
+    return Figures(figures, categories, misses, table)
 
 
 def faq_intent_share(
