@@ -210,14 +210,8 @@ def _post_message(
         _not_triaged(event, "a repost")
         return None
     replied_to = next((r.id for r in post.referenced_tweets if r.type == "replied_to"), None)
-    author = next(
-        (
-            user.username
-            for user in (u.unwrapped() for u in (event.includes or _Includes()).users)
-            if user.id == post.author_id
-        ),
-        None,
-    )
+    users = [u.unwrapped() for u in event.includes.users] if event.includes is not None else []
+    author = next((u.username for u in users if u.id == post.author_id), None)
     return InboundMessage(
         platform=platform,
         message_id=post.id,
@@ -243,10 +237,12 @@ def _direct_messages(
         if dm.type != "message_create":
             _not_triaged(event, f"a DM event of type {dm.type[:40]!r}")
             continue
-        if dm.message_create is not None and dm.message_create.sender_id in ours:
+        if dm.message_create is None:
+            raise ValueError(MALFORMED)
+        sender = dm.message_create.sender_id
+        if sender in ours:
             _not_triaged(event, "a DM the account sent")
             continue
-        sender = dm.message_create.sender_id if dm.message_create is not None else ""
         user = dms.users.get(sender)
         name = user.unwrapped().username if user is not None else None
         messages.append(direct_message(platform, dm, account, name))
