@@ -1,4 +1,4 @@
-"""The `triagebot` command: serve, triage, eval, faq, staff, audit."""
+"""The `triagebot` command: serve, triage, eval, faq, staff, audit, x."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bot.faq_cli import add_faq_commands, run_faq
 from bot.settings import Settings
+from bot.x_cli import add_x_commands, run_x
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="machine-readable report")
     _add_staff_commands(commands)
     add_faq_commands(commands)
+    add_x_commands(commands)
     actions = commands.add_parser(
         "rasa-actions", help="serve the rasa-sdk actions (screen, handoff) for a Rasa assistant"
     )
@@ -117,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_actions(settings, args.port)
     if args.command == "faq":
         return run_faq(settings, args)
+    if args.command == "x":
+        return run_x(settings, args)
     if args.command == "serve":
         from bot.app import serve
 

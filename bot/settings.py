@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     x_bearer_token: SecretStr | None = None
     x_api_url: str = "https://api.x.com/2"
     x_account_id: str | None = None
+    # The webhook X Activity API subscriptions deliver to (`triagebot x subscribe`).
+    x_webhook_id: str | None = Field(default=None, pattern=r"^[0-9]{1,19}$")
 
     # Escalation: cases and the human queue
     # Links in private invites point here (the address patients can reach).

@@ -1,4 +1,8 @@
-"""X (Twitter): Account Activity webhooks in; replies, hidden replies and DMs out via API v2."""
+"""X (Twitter): Account Activity and X Activity webhooks in; replies, hidden replies and DMs out.
+
+The Account Activity (AAA) models below go when X ends that API (1 January 2027); the X
+Activity API (XAA) side is bot.connectors.x_activity.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from collections.abc import Mapping
 from typing import Annotated
 
 from aiohttp import ClientError, ClientSession, ClientTimeout
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import Discriminator, Field, Tag, TypeAdapter, ValidationError
 
 from bot.connectors.base import (
     ActionKind,
@@ -19,33 +23,35 @@ from bot.connectors.base import (
     OutboundAction,
     OutboundError,
 )
+from bot.connectors.x_activity import (
+    MALFORMED,
+    ActivityDelivery,
+    ActivityEvent,
+    DirectMessageEvent,
+    XId,
+    XObject,
+    activity_messages,
+    direct_message,
+)
 from nlu.models import Decision, Signal
 
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
 _SIGNATURE_PREFIX = "sha256="
-_MALFORMED = "malformed X webhook body"
 # X ids are 64-bit snowflakes written in decimal. Checking the shape on the way in and again
 # before an id goes into a URL path keeps a hostile id from reaching another endpoint.
 _ID = re.compile(r"[0-9]{1,20}")  # used with fullmatch: "$" would accept a trailing newline
 
-XId = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,20}$")]
 
-
-class _Event(BaseModel):
-    # X adds fields over time; only the ones read here are checked.
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class _User(_Event):
+class _User(XObject):
     id_str: XId
     screen_name: str | None = Field(default=None, max_length=50)
 
 
-class _ExtendedTweet(_Event):
+class _ExtendedTweet(XObject):
     full_text: str
 
 
-class _Tweet(_Event):
+class _Tweet(XObject):
     id_str: XId
     text: str
     user: _User
@@ -54,36 +60,34 @@ class _Tweet(_Event):
     retweeted_status: dict[str, object] | None = None
 
 
-class _Target(_Event):
-    recipient_id: XId
-
-
-class _MessageData(_Event):
-    text: str
-
-
-class _MessageCreate(_Event):
-    sender_id: XId
-    target: _Target
-    message_data: _MessageData
-
-
-class _DirectMessageEvent(_Event):
-    type: str
-    # Optional here so that event types we skip may have other shapes; checked when read.
-    id: XId | None = None
-    message_create: _MessageCreate | None = None
-
-
-class _DirectMessageUser(_Event):
+class _DirectMessageUser(XObject):
     screen_name: str | None = Field(default=None, max_length=50)
 
 
-class _Payload(_Event):
+class _Payload(XObject):
     for_user_id: XId | None = None
     tweet_create_events: list[_Tweet] = Field(default_factory=list)
-    direct_message_events: list[_DirectMessageEvent] = Field(default_factory=list)
+    direct_message_events: list[DirectMessageEvent] = Field(default_factory=list)
     users: dict[str, _DirectMessageUser] = Field(default_factory=dict)
+
+
+def _format(body: object) -> str:
+    # XAA wraps its one event in "data"; AAA has neither that key nor `event_type`. X's docs
+    # show every XAA event wrapped: a bare envelope is read too rather than taken for an
+    # AAA body with nothing in it (which would be a silent drop).
+    if isinstance(body, dict) and "data" in body:
+        return "xaa"
+    return "xaa-bare" if isinstance(body, dict) and "event_type" in body else "aaa"
+
+
+_DELIVERY: TypeAdapter[ActivityDelivery | ActivityEvent | _Payload] = TypeAdapter(
+    Annotated[
+        Annotated[ActivityDelivery, Tag("xaa")]
+        | Annotated[ActivityEvent, Tag("xaa-bare")]
+        | Annotated[_Payload, Tag("aaa")],
+        Discriminator(_format),
+    ]
+)
 
 
 def _signature(secret: str, data: bytes) -> bytes:
@@ -142,12 +146,16 @@ class XConnector:
         return hmac.compare_digest(given, _signature(self._consumer_secret, body))
 
     def parse(self, body: bytes) -> list[InboundMessage]:
-        """Mentions and DMs written to our account; ValueError when the body is malformed."""
+        """Mentions and DMs written to our account, from either format; ValueError if malformed."""
         try:
-            payload = _Payload.model_validate_json(body)
+            payload = _DELIVERY.validate_json(body)
         except ValidationError:
             # pydantic's message quotes the input, which may hold PHI: say nothing about it.
-            raise ValueError(_MALFORMED) from None
+            raise ValueError(MALFORMED) from None
+        if isinstance(payload, ActivityDelivery):
+            return activity_messages(payload.data, self.account_id, self.platform)
+        if isinstance(payload, ActivityEvent):
+            return activity_messages(payload, self.account_id, self.platform)
         account = payload.for_user_id or self.account_id
         ours = {i for i in (payload.for_user_id, self.account_id) if i is not None}
         messages = [
@@ -160,23 +168,13 @@ class XConnector:
             if event.type != "message_create":
                 continue
             if event.id is None or event.message_create is None:
-                raise ValueError(_MALFORMED)
+                raise ValueError(MALFORMED)
             sender = event.message_create.sender_id
             if sender in ours:  # DMs we sent come back as events too
                 continue
             user = payload.users.get(sender)
-            messages.append(
-                InboundMessage(
-                    platform=self.platform,
-                    message_id=event.id,
-                    kind=MessageKind.DIRECT,
-                    author_id=sender,
-                    text=event.message_create.message_data.text,
-                    thread_id=sender,
-                    account_id=account,
-                    author_name=user.screen_name if user is not None else None,
-                )
-            )
+            name = user.screen_name if user is not None else None
+            messages.append(direct_message(self.platform, event, account, name))
         return messages
 
     def _mention(self, tweet: _Tweet, account: str | None) -> InboundMessage:

@@ -94,6 +94,13 @@ def x_mention(tweet_id: str, text: str) -> bytes:
     ).encode()
 
 
+def x_activity(event_type: str, author_id: str, text: str) -> bytes:
+    """An X Activity API post event, in the envelope X documents."""
+    payload = {"id": "1234567891", "text": text, "author_id": author_id}
+    event = {"event_uuid": "-99", "filter": {"user_id": "1000"}, "event_type": event_type}
+    return json.dumps({"data": {**event, "payload": payload}}).encode()
+
+
 def x_signed(body: bytes) -> dict[str, str]:
     digest = hmac.new(X_SECRET.encode(), body, hashlib.sha256).digest()
     return {
@@ -132,6 +139,14 @@ async def test_phi_sent_everywhere_never_reaches_the_logs(
     tweet = x_mention("1234567890", TEXT)
     assert (await http.post("/webhooks/x", data=tweet, headers=x_signed(tweet))).status == 200
     assert (await http.get("/webhooks/x", params={"crc_token": TEXT})).status == 200
+    # X Activity API: triaged, logged as not triaged (our own post), and malformed.
+    for event, status in (
+        (x_activity("post.mention.create", "2000", TEXT), 200),
+        (x_activity("post.create", "1000", TEXT), 200),
+        (x_activity("post.mention.create", TEXT, TEXT), 400),
+    ):
+        response = await http.post("/webhooks/x", data=event, headers=x_signed(event))
+        assert response.status == status
     for _ in range(200):  # let the worker triage and act on both webhooks
         if platforms.calls >= 4:
             break
@@ -140,6 +155,7 @@ async def test_phi_sent_everywhere_never_reaches_the_logs(
     logged = everything_logged(caplog.records)
     assert "POST /webhooks/{platform} 200" in logged  # access lines are there, safely
     assert "message triaged" in logged
+    assert "not triaged: a post by the subscribed account" in logged
     for value in PHI.values():
         assert value not in logged
         assert value.lower() not in logged.lower()
