@@ -23,7 +23,7 @@ STEP_S = 3.0
 def http_drain_s(grace_s: float) -> float:
     """How long in-flight HTTP requests may run on; aiohttp may wait this twice (for the
     handlers, then for them to end once cancelled)."""
-    return grace_s / 4
+    return grace_s / 8
 
 
 def worker_drain_s(grace_s: float) -> float:
