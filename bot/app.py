@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -27,7 +28,16 @@ from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
 from bot.openapi import openapi_handler
 from bot.settings import Settings
-from bot.webhooks import cipher_ctx, http_ctx, meta_subscribe, receive, workers_ctx, x_crc
+from bot.shutdown import bounded, exit_after, http_drain_s
+from bot.webhooks import (
+    cipher_ctx,
+    http_ctx,
+    meta_subscribe,
+    receive,
+    stop_intake,
+    workers_ctx,
+    x_crc,
+)
 from escalation import keys
 from escalation.api import add_staff_api_routes
 from escalation.cases import Source
@@ -210,8 +220,8 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         app[REDIS] = client
         yield
     finally:
-        await client.aclose()
-        if embedded is not None:
+        await bounded(client.aclose(), "redis client")
+        if embedded is not None:  # bounded itself: SIGKILL when SIGTERM is not enough
             await asyncio.to_thread(embedded.stop)
 
 
@@ -233,7 +243,8 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await batcher.stop()
-        await asyncio.to_thread(pool.shutdown)
+        # A batch still running in the pool is let finish, for a few seconds at most.
+        await bounded(asyncio.to_thread(pool.shutdown), "nlp pool")
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -241,6 +252,9 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    # Cleanup contexts close in reverse order, each step bounded (bot.shutdown); intake
+    # workers start finishing as soon as shutdown begins, beside in-flight requests.
+    app.on_shutdown.append(stop_intake)
     app.cleanup_ctx.extend(
         [redis_ctx, engine_ctx, faq_ctx, cipher_ctx, http_ctx, escalation_ctx, workers_ctx]
     )
@@ -269,17 +283,35 @@ def event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
+def run_server(settings: Settings, **options: Any) -> None:
+    """Serve until SIGTERM or SIGINT, then stop within `settings.shutdown_grace_s`.
+
+    In-flight requests and intake work get most of that time to finish; what still runs
+    then is cancelled (workers hand back the receipts they hold), and past the whole
+    grace period the process exits regardless.
+    """
+    app = create_app(settings)
+
+    async def last_resort(app: web.Application) -> None:
+        exit_after(settings.shutdown_grace_s)
+
+    app.on_shutdown.insert(0, last_resort)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop=event_loop(),
+        shutdown_timeout=http_drain_s(settings.shutdown_grace_s),
+        **RUNNER_OPTIONS,
+        **options,
+    )
+
+
 def serve(settings: Settings) -> int:
     """`triagebot serve`: run until interrupted."""
     if settings.processes > 1:
         from bot.supervisor import supervise
 
         return supervise(settings)
-    web.run_app(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        loop=event_loop(),
-        **RUNNER_OPTIONS,
-    )
+    run_server(settings)
     return 0

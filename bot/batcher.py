@@ -8,10 +8,10 @@ in the NLP pool, never on the event loop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 
 from bot.nlp_pool import NlpPool
+from bot.shutdown import stop_tasks
 from nlu.models import Decision
 
 _Item = tuple[str, str, "asyncio.Future[Decision]"]
@@ -47,14 +47,12 @@ class TriageBatcher:
 
     def start(self) -> None:
         """Start the batching loop on the running event loop."""
-        self._task = asyncio.create_task(self._run())
+        self._task = asyncio.create_task(self._run(), name="triage-batcher")
 
     async def stop(self) -> None:
         """Stop the loop; requests still waiting get a cancellation."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_tasks([self._task], "triage batcher")
         while not self._queue.empty():
             _, _, future = self._queue.get_nowait()
             future.cancel()

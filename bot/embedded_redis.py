@@ -128,12 +128,12 @@ class EmbeddedRedis:
         self.stop()
         raise EmbeddedRedisError(f"redis-server did not answer on port {self.port} in {timeout} s")
 
-    def stop(self) -> None:
-        """Stop the server (SIGTERM lets it finish its AOF write)."""
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server (SIGTERM lets it finish its AOF write; SIGKILL after `timeout`)."""
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
             try:
-                self._process.wait(timeout=10)
+                self._process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()

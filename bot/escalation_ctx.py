@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -21,6 +20,7 @@ from bot.appkeys import (
     STAFF,
 )
 from bot.settings import Settings
+from bot.shutdown import stop_tasks
 from bot.worker import Handover
 from escalation.audit import AuditLog
 from escalation.cases import CaseStore, SlaTargets
@@ -88,10 +88,10 @@ async def escalation_ctx(app: web.Application) -> AsyncIterator[None]:
         token_ttl_s=settings.api_token_ttl_s,
     )
     app[AUDIT] = AuditLog(app[REDIS], app[CIPHER])
-    task = asyncio.create_task(housekeeping(cases, app[AUDIT], notifier, settings))
+    task = asyncio.create_task(
+        housekeeping(cases, app[AUDIT], notifier, settings), name="housekeeping"
+    )
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_tasks([task], "housekeeping")

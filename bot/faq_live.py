@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -11,6 +10,7 @@ from aiohttp import web
 
 from bot.appkeys import ENGINE, FAQ, NLP_POOL, REDIS, SETTINGS
 from bot.nlp_pool import NlpPool
+from bot.shutdown import stop_tasks
 from escalation import keys
 from nlu.engine import TriageEngine
 from nlu.faq_store import FaqStore
@@ -53,10 +53,8 @@ async def faq_ctx(app: web.Application) -> AsyncIterator[None]:
         app[NLP_POOL].live = state
         await app[NLP_POOL].warm_up()
     log.info("faq version live", extra={"faq_version": live.version})
-    task = asyncio.create_task(follow_live(store, app[ENGINE], app[NLP_POOL]))
+    task = asyncio.create_task(follow_live(store, app[ENGINE], app[NLP_POOL]), name="faq-live")
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_tasks([task], "faq follower")

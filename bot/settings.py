@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     # explicitly when several hosts share a Redis).
     encryption_keys: SecretStr | None = None
 
+    # On SIGTERM (or Ctrl-C): in-flight requests and intake work finish, what is still held
+    # then is handed back, and the process exits within this. Kubernetes kills a pod 30 s
+    # after its SIGTERM unless terminationGracePeriodSeconds says otherwise.
+    shutdown_grace_s: float = Field(default=20.0, gt=0, le=600)
     # Server processes sharing the port (the NLP uses one core per process).
     processes: int = Field(default=1, ge=1, le=64)
     # Workers consuming the intake stream inside each process.

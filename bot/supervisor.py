@@ -25,21 +25,10 @@ log = logging.getLogger("triagebot.supervisor")
 
 
 def _child(settings: Settings) -> None:
-    from aiohttp import web
-
-    from bot.app import create_app, event_loop
-    from bot.logs import RUNNER_OPTIONS
+    from bot.app import run_server
 
     logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
-    web.run_app(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        reuse_port=True,
-        print=None,
-        loop=event_loop(),
-        **RUNNER_OPTIONS,
-    )
+    run_server(settings, reuse_port=True, print=None)
 
 
 def supervise(settings: Settings) -> int:
@@ -78,11 +67,18 @@ def supervise(settings: Settings) -> int:
                     children[i] = spawn()
             time.sleep(0.5)
     finally:
+        # Each child stops within the grace period on SIGTERM (and exits on its own past
+        # it); one that has not by then is killed, so the whole stop stays bounded.
         for child in children:
             if child.is_alive():
                 child.terminate()
+        deadline = time.monotonic() + settings.shutdown_grace_s + 1
         for child in children:
-            child.join(timeout=30)
+            child.join(timeout=max(deadline - time.monotonic(), 0))
+            if child.is_alive():
+                log.error("a server process overran its grace period", extra={"pid": child.pid})
+                child.kill()
+                child.join(timeout=5)
         if embedded is not None:
-            embedded.stop()
+            embedded.stop(timeout=3)
     return 0

@@ -14,11 +14,14 @@ from aiohttp import ClientSession, ClientTimeout, web
 from bot.appkeys import CIPHER, CONNECTORS, HANDOVER, HTTP, METRICS, NLP_POOL, REDIS, SETTINGS
 from bot.connectors.base import Connector
 from bot.intake import record
+from bot.shutdown import bounded, ended, stop_tasks, worker_drain_s
 from bot.worker import Worker, WorkerConfig
 from escalation.crypto import Cipher
 
 log = logging.getLogger("triagebot.webhooks")
 SIGNATURE_HEADERS = {"meta": "X-Hub-Signature-256", "x": "x-twitter-webhooks-signature"}
+# Set when shutdown begins: workers finish the receipts they hold and take no more.
+INTAKE_STOP = web.AppKey("intake_stop", asyncio.Event)
 
 
 def _error(status: type[web.HTTPException], detail: str) -> web.HTTPException:
@@ -118,16 +121,31 @@ async def cipher_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def http_ctx(app: web.Application) -> AsyncIterator[None]:
     """One client session for every platform call."""
-    async with ClientSession(timeout=ClientTimeout(total=15)) as session:
-        app[HTTP] = session
+    session = ClientSession(timeout=ClientTimeout(total=15))
+    app[HTTP] = session
+    try:
         yield
+    finally:
+        # Closing waits for each connection's transport to report it closed: bounded.
+        await bounded(session.close(), "http client session")
+
+
+async def stop_intake(app: web.Application) -> None:
+    """On shutdown: workers take no new receipts (an app that never started has none)."""
+    if INTAKE_STOP in app:
+        app[INTAKE_STOP].set()
 
 
 async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Start the in-process triage workers; stop them gracefully on shutdown."""
+    """Start the in-process triage workers; stop them gracefully, and boundedly, on shutdown.
+
+    Workers get `worker_drain_s` to finish what they hold; those still busy then are
+    cancelled and hand their receipts back for any worker to take at once.
+    """
     settings = app[SETTINGS]
     connectors: dict[str, Connector] = app[CONNECTORS]
     stop = asyncio.Event()
+    app[INTAKE_STOP] = stop
     workers = [
         Worker(
             redis=app[REDIS],
@@ -147,11 +165,10 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
     ]
     if workers:
         await workers[0].ensure_group()
-    tasks = [asyncio.create_task(w.run(stop)) for w in workers]
+    tasks = [asyncio.create_task(w.run(stop), name=w.config.name) for w in workers]
     try:
         yield
     finally:
         stop.set()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if not await ended(tasks, worker_drain_s(settings.shutdown_grace_s)):
+            await stop_tasks(tasks, "intake workers")

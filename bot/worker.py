@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from aiohttp import ClientSession
 from redis.asyncio import Redis
@@ -40,6 +40,8 @@ from nlu.models import Decision, Priority
 
 log = logging.getLogger("triagebot.worker")
 _ESCALATED = ("escalate", "emergency")
+# A cancelled worker's last Redis call: handing back what it held.
+HAND_BACK_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +158,8 @@ class Worker:
         self.redis, self.cipher = redis, cipher
         self.connectors, self.session, self.pool = connectors, session, pool
         self.metrics, self.config, self.handover = metrics, config, handover
+        # Receipts read and not yet acknowledged: handed back if the worker is cancelled.
+        self._held: set[bytes] = set()
 
     async def ensure_group(self) -> None:
         """Create the consumer group (and stream) if this is the first worker ever."""
@@ -195,14 +199,40 @@ class Worker:
             streams = cast(list[tuple[bytes, list[_Entry]]], fresh or [])
             for _, stream_entries in streams:
                 entries.extend(stream_entries)
-        receipts = []
-        for entry in entries:
-            receipt = await self._open(entry)
-            if receipt is not None:
-                receipts.append(receipt)
-        if receipts:
-            await self._process(receipts)
+        self._held.update(entry_id for entry_id, _ in entries)
+        try:
+            receipts = []
+            for entry in entries:
+                receipt = await self._open(entry)
+                if receipt is not None:
+                    receipts.append(receipt)
+            if receipts:
+                await self._process(receipts)
+        except asyncio.CancelledError:
+            await self.hand_back()
+            raise
         return len(receipts)
+
+    async def hand_back(self) -> None:
+        """Make the receipts this worker holds claimable by any worker now, not after the
+        lease: their idle time is set to the lease, which XAUTOCLAIM takes as expired.
+
+        Actions already marked stay marked, so a receipt taken over never acts twice.
+        """
+        held: list[Any] = sorted(self._held)
+        if not held:
+            return
+        cfg = self.config
+        try:
+            async with asyncio.timeout(HAND_BACK_S):
+                await self.redis.xclaim(
+                    keys.INBOX, keys.INBOX_GROUP, cfg.name, 0, held, idle=cfg.lease_ms, justid=True
+                )
+        except Exception:  # their lease still hands them over, only later
+            log.warning("could not hand back receipts", extra={"worker": cfg.name})
+            return
+        self._held.difference_update(held)
+        log.info("receipts handed back", extra={"worker": cfg.name, "receipts": len(held)})
 
     async def _open(self, entry: _Entry) -> _Receipt | None:
         entry_id, fields = entry
@@ -317,3 +347,4 @@ class Worker:
             pipe.xack(keys.INBOX, keys.INBOX_GROUP, entry_id)
             pipe.xdel(keys.INBOX, entry_id)
             await pipe.execute()
+        self._held.discard(entry_id)

@@ -45,6 +45,7 @@ EVAL_FOLDS = DEFAULT_FOLDS
 DEV_PATH = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev.jsonl"
 # Progress is written into the draft at most this often.
 PROGRESS_EVERY_S = 0.5
+CLOSE_WAIT_S = 3.0
 DRAFT_ID = r"{draft_id:[0-9a-f]{1,32}}"
 
 
@@ -161,7 +162,12 @@ class FaqEvaluator:
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if not tasks:
+            return
+        # Bounded: one evaluation that ignores its cancellation must not hang the shutdown.
+        _, pending = await asyncio.wait(tasks, timeout=CLOSE_WAIT_S)
+        if pending:
+            log.error("faq evaluations did not stop in time", extra={"tasks": len(pending)})
 
     async def _evaluate(self, draft: Draft) -> None:
         progress: dict[str, object] = {"stage": "queued", "progress": 0.0}

@@ -1,16 +1,24 @@
-"""Shared fixtures: one triage engine per test session (loading models takes seconds)."""
+"""Shared fixtures: one triage engine per test session (loading models takes seconds).
+
+Also what a hung test prints before pytest-timeout fails it: every pending asyncio task
+and the chain of awaits it is suspended in (tests/hangs.py).
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import signal
+import sys
+from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from bot.embedded_redis import EmbeddedRedis
 from bot.settings import Settings
+from tests.hangs import print_pending_tasks
 
 if TYPE_CHECKING:
     from nlu.engine import TriageEngine
@@ -46,3 +54,20 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir: Path = tmp_path_factory.mktemp("redis")
     with EmbeddedRedis(data_dir) as server:
         yield server.url
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> Generator[None, Any, Any]:
+    """Before pytest-timeout's SIGALRM handler fails the test, print the pending tasks."""
+    result = yield
+    fail = signal.getsignal(signal.SIGALRM)
+    if settings.method == "signal" and callable(fail):
+
+        def on_timeout(signum: int, frame: FrameType | None) -> None:
+            __tracebackhide__ = True
+            sys.stderr.write(f"\n+++ {item.nodeid}: still running after {settings.timeout} s\n")
+            print_pending_tasks(sys.stderr)
+            fail(signum, frame)
+
+        signal.signal(signal.SIGALRM, on_timeout)
+    return result

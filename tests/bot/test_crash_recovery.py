@@ -33,13 +33,14 @@ async def start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(  # noqa: ASYNC220 - a child process the test kills on purpose
         [TRIAGEBOT, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    async with aiohttp.ClientSession() as session:
+    # Each probe bounded too: a server that accepts and never answers fails the test.
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
         for _ in range(300):  # bounded: about 30 s for the models to load
             try:
                 async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
                     if response.status == 200:
                         return proc
-            except aiohttp.ClientError:
+            except (aiohttp.ClientError, TimeoutError):
                 pass
             await asyncio.sleep(0.1)
     proc.kill()
@@ -83,7 +84,11 @@ async def test_receipt_survives_a_sigkill_and_is_processed_once(
         await asyncio.sleep(1.0)  # a second, wrong reply would show up here
     finally:
         proc.terminate()
-        proc.wait()
+        try:
+            await asyncio.wait_for(asyncio.to_thread(proc.wait), 30)
+        except TimeoutError:
+            proc.kill()
+            proc.wait()
     assert [c["path"] for c in graph[0].calls] == ["c_crash/comments"]
     assert await redis.xlen(keys.INBOX) == 0
     await redis.aclose()

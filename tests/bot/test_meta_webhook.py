@@ -20,6 +20,7 @@ from bot.appkeys import CIPHER, REDIS
 from bot.settings import Settings
 from escalation import keys
 from escalation.cases import CaseStore
+from tests.hangs import close_within
 
 APP_SECRET = "meta-app-secret-for-tests"
 VERIFY_TOKEN = "verify-me"
@@ -54,8 +55,12 @@ class GraphApi:
 @pytest.fixture(scope="module")
 async def graph() -> AsyncIterator[tuple[GraphApi, str]]:
     api = GraphApi()
-    async with TestServer(api.app) as server:
+    server = TestServer(api.app)
+    await server.start_server()
+    try:
         yield api, str(server.make_url("/v21.0"))
+    finally:
+        await close_within(server, "the local Graph API")
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +81,15 @@ async def client(
         meta_page_id=PAGE_ID,
         workers=1,
         outbound_attempts=2,
+        shutdown_grace_s=4,
     )
-    async with TestClient(TestServer(create_app(settings))) as test_client:
+    # Closed before the local platform server (pytest tears fixtures down in reverse).
+    test_client = TestClient(TestServer(create_app(settings)))
+    await test_client.start_server()
+    try:
         yield test_client
+    finally:
+        await close_within(test_client, "the app under its test client")
 
 
 def comment(comment_id: str, text: str, author: str = "5532019987431276") -> bytes:
@@ -154,7 +165,9 @@ async def test_phi_comment_is_hidden_acknowledged_and_invited_privately(
     client: TestClient, graph: tuple[GraphApi, str]
 ) -> None:
     text = "I'm Harold Finch, DOB 04/02/1960, my chemo on 4 west got cancelled again"
-    body = comment("c_phi", text)
+    # Its own author: run after the emergency test, the default one already has a case,
+    # which this comment would join without a new private invite.
+    body = comment("c_phi", text, author="77002")
     assert (await client.post("/webhooks/meta", data=body, headers=signed(body))).status == 200
     calls = await settled(graph[0], "c_phi", 3)
     assert [c["path"] for c in calls] == ["c_phi", "c_phi/comments", f"{PAGE_ID}/messages"]

@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from bot.app import create_app
 from bot.settings import Settings
 from escalation import keys
+from tests.hangs import close_within
 
 FIXTURES = Path(__file__).resolve().parents[2] / "bot" / "connectors" / "fixtures" / "x"
 XAA = FIXTURES / "xaa"
@@ -55,8 +56,12 @@ class XApi:
 @pytest.fixture(scope="module")
 async def x_api() -> AsyncIterator[tuple[XApi, str]]:
     api = XApi()
-    async with TestServer(api.app) as server:
+    server = TestServer(api.app)
+    await server.start_server()
+    try:
         yield api, str(server.make_url("/2"))
+    finally:
+        await close_within(server, "the local X API")
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +81,15 @@ async def client(
         x_account_id=ACCOUNT,
         workers=1,
         outbound_attempts=2,
+        shutdown_grace_s=4,
     )
-    async with TestClient(TestServer(create_app(settings))) as test_client:
+    # Closed before the local platform server (pytest tears fixtures down in reverse).
+    test_client = TestClient(TestServer(create_app(settings)))
+    await test_client.start_server()
+    try:
         yield test_client
+    finally:
+        await close_within(test_client, "the app under its test client")
 
 
 def signed(body: bytes) -> dict[str, str]:

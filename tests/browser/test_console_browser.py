@@ -64,20 +64,25 @@ async def service(
             triagebot(), "serve", env=env, stdout=out, stderr=out
         )
     try:
-        # Each probe is bounded: a server that accepts but does not answer fails the test.
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
-            for _ in range(START_TIMEOUT_S * 4):
-                if process.returncode is not None:
-                    pytest.fail(f"triagebot serve exited: {log.read_text()[-2000:]}")
-                try:
-                    async with http.get(f"{base}/readyz") as ready:
-                        if ready.status == 200:
-                            break
-                except (aiohttp.ClientConnectionError, TimeoutError):
-                    pass
-                await asyncio.sleep(0.25)
-            else:
-                pytest.fail("triagebot serve did not become ready")
+        # Each probe is bounded, and so is the whole wait: probes of a server that accepts
+        # but does not answer would otherwise add up to START_TIMEOUT_S * 4 * 5 s.
+        try:
+            async with (
+                asyncio.timeout(START_TIMEOUT_S),
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http,
+            ):
+                while True:
+                    if process.returncode is not None:
+                        pytest.fail(f"triagebot serve exited: {log.read_text()[-2000:]}")
+                    try:
+                        async with http.get(f"{base}/readyz") as ready:
+                            if ready.status == 200:
+                                break
+                    except (aiohttp.ClientConnectionError, TimeoutError):
+                        pass
+                    await asyncio.sleep(0.25)
+        except TimeoutError:
+            pytest.fail(f"triagebot serve did not become ready in {START_TIMEOUT_S} s")
         yield base, env
     finally:
         process.terminate()
