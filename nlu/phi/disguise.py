@@ -174,8 +174,11 @@ def _runs(text: str) -> Iterator[list[_Item]]:
     for match in _CHUNK.finditer(text):
         item = _item(match)
         if item is not None and run and _RUN_GAP.fullmatch(text, run[-1].end, item.start):
-            run.append(item)
-            continue
+            # "1,000" and "1,00,000": a bare comma between written digits is thousands.
+            thousands = text[run[-1].end : item.start] == "," and not (run[-1].wordy or item.wordy)
+            if not thousands:
+                run.append(item)
+                continue
         if run:
             yield run
         run = [item] if item is not None else []

@@ -33,6 +33,7 @@ READS_AS = [
     ("555 two three four 1212", "555 234 1212"),
     ("five oh five", "505"),
     ("open 9 - 5", "open 9-5"),  # rewritten, yet no identifier: see the engine tests
+    ("Rs 1,00,000 - 1,50,000", "Rs 1,00,000-1,50,000"),  # thousands stay apart
     ("cinco cinco cinco dos tres cuatro uno dos uno dos", "5552341212"),
     ("CERO siete, Ocho", "07-8"),
 ]
