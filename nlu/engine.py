@@ -26,6 +26,7 @@ from nlu.intents import IntentClassifier
 from nlu.language import LanguageIdentifier
 from nlu.languages import LanguagePack, load_pack
 from nlu.models import Analysis, Decision, Entity, IntentGuess, Signal
+from nlu.phi.disguise import merge, reveal
 from nlu.phi.engine import build_analyzer, load_spacy
 from nlu.policy import FACILITY_ADDRESS, decide
 from nlu.signals import asks_for_advice, emergency_kinds, normalize_quotes, wording_signals
@@ -406,7 +407,12 @@ class TriageEngine:
         )
 
     def _entities(self, text: str, doc: Doc) -> tuple[Entity, ...]:
-        results = self.phi.analyze(doc)
+        results = list(self.phi.analyze(doc))
+        reading = reveal(text)  # None for nearly every message, after one regex search
+        if reading is not None:
+            # Identifiers spelled out, spaced apart or in leetspeak, read again in plain form.
+            plain = self.nlp(reading.text) if reading.names else self._tokens(reading.text)
+            results += merge(reading, results, self.phi.analyze(plain))
         found: list[Entity] = []
         for r in sorted(results, key=lambda r: (r.start, -r.end)):
             if r.entity_type == "PERSON" and _CLINICIAN_TITLE.search(text[: r.start]):
