@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from bot.settings import Settings
-from nlu.faq import FaqContent, FaqError, load_faq
+from nlu.faq import CONTENT_LANGUAGE, FaqContent, FaqError, load_faq
 from nlu.faq_io import diff_faq, import_faq, write_faq
 
 EXIT_INVALID = 2
@@ -42,12 +42,34 @@ def _summary(content: FaqContent) -> str:
     )
 
 
+def _coverage(content: FaqContent, languages: tuple[str, ...]) -> list[str]:
+    """A note per answered language whose answers or examples miss some intents.
+
+    Not an error: a question in that language without its answer goes to a person.
+    """
+    notes = []
+    for language in languages:
+        no_answer = sorted(k for k, i in content.intents.items() if i.answer_in(language) is None)
+        no_examples = sorted(
+            k
+            for k, i in content.intents.items()
+            if language != CONTENT_LANGUAGE and not i.localized_examples.get(language)
+        )
+        if no_answer:
+            notes.append(f"note: {language}: no answer for {', '.join(no_answer)}")
+        if no_examples:
+            notes.append(f"note: {language}: no examples for {', '.join(no_examples)}")
+    return notes
+
+
 def run_faq(settings: Settings, args: argparse.Namespace) -> int:
     """Run one `faq` action; content errors go to stderr as `file:line: what` (exit 2)."""
     try:
         if args.faq_command == "validate":
             content = load_faq(args.dir or settings.faq_dir)
             print(f"ok: {_summary(content)}")
+            for line in _coverage(content, settings.languages):
+                print(line)
             return 0
         if args.faq_command == "export":
             content = load_faq(args.source or settings.faq_dir)

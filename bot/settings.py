@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from nlu.faq import DEMO_CONTENT_DIR
 
@@ -51,7 +51,8 @@ class Settings(BaseSettings):
     intent_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
     # Languages answered, the first the default: each needs a pack in nlu/languages/ and
     # FAQ answers in it. A message in another language always goes to a human.
-    languages: tuple[str, ...] = Field(default=("en", "es"), min_length=1)
+    # In the environment as a comma-separated list: TRIAGE_LANGUAGES=en,es
+    languages: Annotated[tuple[str, ...], NoDecode] = Field(default=("en", "es"), min_length=1)
     # Impersonal public-health questions ("are covid tests accurate") get a public template
     # pointing to the nurse line and trusted sources instead of opening a case.
     general_health_replies: bool = True
@@ -124,6 +125,13 @@ class Settings(BaseSettings):
             languages=self.languages,
             general_health_replies=self.general_health_replies,
         )
+
+    @field_validator("languages", mode="before")
+    @classmethod
+    def _split_languages(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(code.strip().lower() for code in value.split(",") if code.strip())
+        return value
 
     @field_validator("languages")
     @classmethod

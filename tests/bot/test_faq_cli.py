@@ -76,3 +76,25 @@ def test_import_of_invalid_content_writes_nothing(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert f"{missing / 'nlu.yml'}: file not found" in result.stderr
     assert not (tmp_path / "dest").exists()
+
+
+def test_validate_names_intents_missing_an_answered_language(tmp_path: Path) -> None:
+    (tmp_path / "nlu.yml").write_text(
+        'version: "3.1"\nnlu:\n- intent: faq/parking\n  examples: |\n    - where do i park\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "domain.yml").write_text(
+        'version: "3.1"\nresponses:\n  utter_faq/parking:\n  - text: "Garage B."\n',
+        encoding="utf-8",
+    )
+    result = _run("validate", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "note: es: no answer for parking" in result.stdout
+    assert "note: es: no examples for parking" in result.stdout
+    assert "note: en" not in result.stdout
+
+
+def test_validate_demo_content_covers_every_answered_language() -> None:
+    result = _run("validate")
+    assert result.returncode == 0, result.stderr
+    assert "note:" not in result.stdout

@@ -1,0 +1,29 @@
+"""Settings read from the environment the way an operator writes them."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from bot.settings import Settings
+
+
+def test_languages_from_a_comma_separated_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRIAGE_LANGUAGES", " ES , en ")
+    assert Settings().languages == ("es", "en")
+
+
+def test_languages_default_is_english_then_spanish(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRIAGE_LANGUAGES", raising=False)
+    assert Settings().languages == ("en", "es")
+
+
+@pytest.mark.parametrize(
+    ("value", "error"), [("en,xx", "no language pack for xx"), (" , ", "at least 1")]
+)
+def test_languages_without_a_pack_are_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str, error: str
+) -> None:
+    monkeypatch.setenv("TRIAGE_LANGUAGES", value)
+    with pytest.raises(ValidationError, match=error):
+        Settings()
