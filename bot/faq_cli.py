@@ -1,4 +1,4 @@
-"""`triagebot faq validate | export | import | diff`: FAQ content as Rasa 3.x YAML."""
+"""`triagebot faq validate | train | export | import | diff`: FAQ content as Rasa 3.x YAML."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pathlib import Path
 
 from bot.settings import Settings
 from nlu.faq import CONTENT_LANGUAGE, FaqContent, FaqError, load_faq
+from nlu.faq_eval import DEFAULT_FOLDS, evaluate_content
 from nlu.faq_io import diff_faq, import_faq, write_faq
+from nlu.intents import IntentClassifier, model_path
 
 EXIT_INVALID = 2
 
@@ -27,6 +29,17 @@ def add_faq_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
     imported = actions.add_parser("import", help="validate, then write the canonical form")
     imported.add_argument("src_dir", type=Path)
     imported.add_argument("dest_dir", type=Path)
+    train = actions.add_parser(
+        "train", help="retrain the intent model, print held-out figures, store it versioned"
+    )
+    train.add_argument("dir", nargs="?", type=Path, help="content folder (default: faq_dir)")
+    train.add_argument(
+        "--dev", type=Path, help="labelled JSON Lines: FAQ accuracy on its routine cases"
+    )
+    train.add_argument(
+        "--folds", type=int, default=DEFAULT_FOLDS, help="held-out folds (default 5)"
+    )
+    train.add_argument("--seed", type=int, default=0, help="fold shuffling seed (default 0)")
     diff = actions.add_parser("diff", help="intents, answers and examples that differ")
     diff.add_argument("dir_a", type=Path)
     diff.add_argument("dir_b", type=Path)
@@ -62,6 +75,34 @@ def _coverage(content: FaqContent, languages: tuple[str, ...]) -> list[str]:
     return notes
 
 
+def _train(settings: Settings, args: argparse.Namespace) -> int:
+    """Retrain from the content files alone; the model file is named by the content version."""
+    if args.folds < 2:
+        print("error: --folds must be at least 2", file=sys.stderr)
+        return EXIT_INVALID
+    content = load_faq(args.dir or settings.faq_dir)
+    print(f"content: {_summary(content)}")
+    score = evaluate_content(
+        content,
+        settings.intent_threshold,
+        dev_path=args.dev,
+        folds=args.folds,
+        seed=args.seed,
+        progress=lambda stage, fraction: print(
+            f"  {stage} {fraction:.0%}", file=sys.stderr, flush=True
+        ),
+    )
+    print(f"held-out accuracy ({args.folds}-fold, seed {args.seed}): {score.held_out_accuracy:.4f}")
+    if score.dev_faq_accuracy is not None:
+        print(f"FAQ accuracy on {args.dev}: {score.dev_faq_accuracy:.4f}")
+    cache_dir = settings.data_dir / "cache"
+    path = model_path(cache_dir, content)
+    path.unlink(missing_ok=True)  # retrain even when this version was trained before
+    IntentClassifier(content, settings.intent_threshold, cache_dir)
+    print(f"model: {path} ({path.stat().st_size} bytes, plain arrays, no pickle)")
+    return 0
+
+
 def run_faq(settings: Settings, args: argparse.Namespace) -> int:
     """Run one `faq` action; content errors go to stderr as `file:line: what` (exit 2)."""
     try:
@@ -71,6 +112,8 @@ def run_faq(settings: Settings, args: argparse.Namespace) -> int:
             for line in _coverage(content, settings.languages):
                 print(line)
             return 0
+        if args.faq_command == "train":
+            return _train(settings, args)
         if args.faq_command == "export":
             content = load_faq(args.source or settings.faq_dir)
             write_faq(content, args.out_dir)

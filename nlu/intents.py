@@ -30,6 +30,11 @@ _SPACE = re.compile(r"\s+")
 _MODEL_FORMAT = "v1"
 
 
+def model_path(cache_dir: Path, content: FaqContent) -> Path:
+    """Where the model trained on this content is kept: one file per format and version."""
+    return cache_dir / f"intents-{_MODEL_FORMAT}-{content.version}.npz"
+
+
 def normalize(text: str) -> str:
     """Fold case, links, mentions and stretched letters ("sooooo") into stable tokens."""
     text = _URL.sub(" urltoken ", text)
@@ -72,7 +77,7 @@ class IntentClassifier:
             ),
             TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
         )
-        cached = cache_dir / f"intents-{_MODEL_FORMAT}-{content.version}.npz" if cache_dir else None
+        cached = model_path(cache_dir, content) if cache_dir else None
         if cached is not None and self._load(cached):
             self._terms = self._term_tables()
             return
@@ -88,6 +93,11 @@ class IntentClassifier:
         # scikit-learn's per-call validation costs more than the arithmetic for one message.
         self._coef = model.coef_.T.copy()
         self._intercept = model.intercept_.copy()
+        if len(self.classes) == 2:
+            # Two classes give one score column, the second class's log-odds: a zero column
+            # before it makes the softmax equal that sigmoid, like every other class count.
+            self._coef = np.hstack([np.zeros_like(self._coef), self._coef])
+            self._intercept = np.concatenate([np.zeros_like(self._intercept), self._intercept])
         self._terms = self._term_tables()
         if cached is not None:
             self._save(cached)

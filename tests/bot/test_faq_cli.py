@@ -12,8 +12,8 @@ from nlu.faq import DEMO_CONTENT_DIR
 TRIAGEBOT = str(Path(sys.executable).with_name("triagebot"))
 
 
-def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")}
+def _run(*args: str | Path, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGE_")} | extra_env
     return subprocess.run(
         [TRIAGEBOT, "faq", *map(str, args)],
         capture_output=True,
@@ -98,3 +98,45 @@ def test_validate_demo_content_covers_every_answered_language() -> None:
     result = _run("validate")
     assert result.returncode == 0, result.stderr
     assert "note:" not in result.stdout
+
+
+def _two_intents(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "nlu.yml").write_text(
+        'version: "3.1"\nnlu:\n'
+        "- intent: faq/parking\n  examples: |\n"
+        "    - where do i park\n    - parking garage\n    - is parking free\n"
+        "    - where can i leave my car\n"
+        "- intent: faq/visiting_hours\n  examples: |\n"
+        "    - visiting hours\n    - when can i visit\n    - what time can family come\n"
+        "    - are visitors allowed at night\n",
+        encoding="utf-8",
+    )
+    (folder / "domain.yml").write_text(
+        'version: "3.1"\nresponses:\n'
+        '  utter_faq/parking:\n  - text: "Garage B."\n'
+        '  utter_faq/visiting_hours:\n  - text: "9 to 8."\n',
+        encoding="utf-8",
+    )
+    return folder
+
+
+def test_train_prints_held_out_figures_and_stores_a_versioned_model(tmp_path: Path) -> None:
+    content = _two_intents(tmp_path / "content")
+    data = tmp_path / "data"
+    result = _run("train", content, "--folds", "2", TRIAGE_DATA_DIR=str(data))
+    assert result.returncode == 0, result.stderr
+    assert "held-out accuracy (2-fold, seed 0): " in result.stdout
+    accuracy = float(result.stdout.split("seed 0): ")[1].split()[0])
+    assert 0.0 <= accuracy <= 1.0
+    models = list((data / "cache").glob("intents-*.npz"))
+    assert len(models) == 1
+    assert models[0].name in result.stdout
+    assert "held-out 100%" not in result.stdout  # progress goes to stderr
+    assert "done 100%" in result.stderr
+
+
+def test_train_refuses_fewer_than_two_folds(tmp_path: Path) -> None:
+    result = _run("train", _two_intents(tmp_path / "content"), "--folds", "1")
+    assert result.returncode == 2
+    assert "--folds must be at least 2" in result.stderr

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from nlu.faq import DEMO_CONTENT_DIR, load_faq
 from nlu.intents import FALLBACK, IntentClassifier, normalize
@@ -60,3 +62,26 @@ def test_prediction_scores_equal_scikit_learns_features_times_the_coefficients()
     fast = np.stack([classifier._scores(t) for t in normalized])
     assert fast.shape == expected.shape
     np.testing.assert_allclose(fast, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_two_intents_give_scikit_learns_probabilities() -> None:
+    """Binary logistic regression has one score column; predictions still cover both classes."""
+    from sklearn.linear_model import LogisticRegression
+
+    full = load_faq(DEMO_CONTENT_DIR)
+    kept = {key: full.intents[key] for key in ("parking", "visiting_hours")}
+    content = replace(full, intents=kept, guards={})
+    classifier = IntentClassifier(content, 0.0)
+    assert classifier.classes == ("parking", "visiting_hours")
+    texts, labels = zip(*content.training_data(), strict=True)
+    features = classifier._features([normalize(t) for t in texts])
+    reference = LogisticRegression(C=20.0, solver="newton-cg", max_iter=200)
+    reference.fit(features, list(labels))
+    questions = ["where do i park my car", "when can my family visit"]
+    expected = reference.predict_proba(classifier._features([normalize(q) for q in questions]))
+    guesses = classifier.predict_many(questions)
+    assert [g.name for g in guesses] == ["parking", "visiting_hours"]
+    for guess, row in zip(guesses, expected, strict=True):
+        assert dict(guess.ranking) == pytest.approx(
+            dict(zip(reference.classes_, row, strict=True)), abs=1e-4
+        )
