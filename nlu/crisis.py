@@ -73,6 +73,15 @@ def resolved_past(text: str, pack: LanguagePack) -> bool:
     )
 
 
+def history(text: str, pack: LanguagePack) -> bool:
+    """A past event or a long-standing condition told with nothing said to happen now."""
+    return (
+        (frame(text, pack, "past") or frame(text, pack, "chronic"))
+        and not frame(text, pack, "present")
+        and not frame(text, pack, "acute")
+    )
+
+
 def assess(text: str, pack: LanguagePack, *, native: LanguagePack | None = None) -> Crisis:
     """Weigh the crisis cues of one text (apostrophes already folded to ').
 

@@ -346,6 +346,9 @@ class TriageEngine:
             signals.add(Signal.HEALTH_INFO if personal else Signal.MEDICAL_ADVICE)
         if chosen.set_apart is None and guarded and not all_kinds:
             chosen = crisis.Crisis(frozenset(), (), guarded)
+        elif chosen.set_apart is None and not all_kinds and crisis.history(bare, native):
+            # Told as history: the classifier's emergency vote alone is then not one.
+            chosen = crisis.Crisis(frozenset(), chosen.groups, "history")
         if guarded and not all_kinds:
             signals.add(Signal.HEALTH_INFO if personal else Signal.MEDICAL_ADVICE)
         return _Cues(
@@ -379,6 +382,9 @@ class TriageEngine:
             return found, None
         if crisis.resolved_past(text, native):
             return set(), "past"
+        if crisis.history(text, native) and "violence" not in found:
+            # Abuse "for years" is danger now; a stroke "two years ago" is history.
+            return set(), "history"
         if not personal:
             for name in ("hypothetical", "news", "fiction"):
                 if crisis.frame(text, native, name):

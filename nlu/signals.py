@@ -30,7 +30,8 @@ _EMERGENCY_KINDS: dict[str, tuple[str, ...]] = {
         r"\bno (?:pulse|heartbeat)\b|\bcardiac arrest\b",
     ),
     "stroke": (
-        r"\b(?:having|had|has|is having) a stroke\b|\b(?:showing|having|has) (?:signs|symptoms) of (?:a )?stroke\b",
+        # "had a stroke" alone is history ("rehab after she had a stroke"); "just had" is now.
+        r"\b(?:having|has|is having|just had|think (?:i|he|she|they|my \w+) (?:had|has|is having)) a stroke\b|\b(?:showing|having|has) (?:signs|symptoms) of (?:a )?stroke\b",
         r"\bface (?:is )?(?:drooping|droops|droopy)\b|\b(?:face|mouth) (?:is )?drooping\b|\bdrooping on one side\b|\bslurr(?:ed|ing) (?:speech|words|his|her)\b|\b(?:speech|words) (?:is |are )?(?:slurred|garbled)\b",
         r"\b(?:suddenly |can'?t |cannot )(?:move|lift|feel) (?:his|her|my) (?:right |left )?(?:arm|leg|side)\b",
     ),
@@ -53,7 +54,8 @@ _EMERGENCY_KINDS: dict[str, tuple[str, ...]] = {
         r"\b(?:overdos\w*|od'd|od'ed|o\.d\.)\b",
         r"\btook (?:too many|a (?:bunch|handful) of|a whole (?:bottle|pack)|all (?:of )?(?:my|the|his|her))\b.{0,20}\b(?:pills|tablets|meds|medication|medicine)\b",
         r"\b(?:swallowed|drank|ate)\b.{0,25}\b(?:bleach|poison|pills|battery|batteries|detergent|pod|drain cleaner|antifreeze|chemicals?)\b",
-        r"\bpoison(?:ed|ing)\b(?! ivy| oak)",
+        # Food, lead and sun "poisoning" name an illness, not something swallowed now.
+        r"(?<!food )(?<!lead )(?<!paint )(?<!sun )\bpoison(?:ed|ing)\b(?! ivy| oak)",
         r"\btook (?:too (?:many|much)|a (?:bunch|handful|lot) of|a whole (?:bottle|pack|box)(?: of)?|all (?:of )?(?:my|his|her|their|the))\b",
     ),
     "seizure": (
@@ -67,7 +69,9 @@ _EMERGENCY_KINDS: dict[str, tuple[str, ...]] = {
         r"\b(?:got|been|was|were|is|being) (?:shot|stabbed)\b|\b(?:shot|stabbed) (?:me|him|her|them|someone|at (?:me|him|her|us|them|someone|people))\b|\bactive shooter\b|\b(?:there'?s|there is) a (?:shooting|shooter)\b|\bshooting (?:at|in|happening|going on)\b",
         r"\b(?:going to|gonna|threaten\w* to|wants to|trying to|coming to) (?:kill|hurt|shoot|stab|beat)\b",
         r"\b(?:beating|attacking|hitting|choking) (?:me|us|my|her|him)\b|\bbeing (?:attacked|abused|assaulted)\b",
-        r"\b(?:hit|hits|punched|kicked|choked|strangled|beat|beats|slapped|attacked|raped|assaulted|stabbed|threatened) (?:me|my (?:kids?|son|daughter|baby|mom|wife|husband))\b",
+        r"\b(?:punched|kicked|choked|strangled|beat|beats|slapped|attacked|raped|assaulted|stabbed|threatened) (?:me|my (?:kids?|son|daughter|baby|mom|wife|husband))\b",
+        # "hit me" needs a person who hits: "this disease hit me hard" is no assault.
+        r"\b(?:he|she|they|someone|somebody|(?:my |her |his |the )?(?:husband|wife|boyfriend|girlfriend|partner|ex|dad|father|stepdad|mom|mother|brother|sister|son|daughter|uncle|man|guy|neighbou?r|patient))(?: just| always| keeps?| then)? (?:hit|hits|hitting) (?:me|my (?:kids?|son|daughter|baby|mom|wife|husband))\b|\b(?:got|been|was|gets|get) hit by (?:my|her|his|him|them|a man|someone)\b",
         r"\b(?:he|she|they)(?:'s| is| are|'re) coming (?:back|for me)\b|\bscared for my life\b|\bafraid (?:he|she|they)(?:'ll| will) (?:kill|hurt)\b",
     ),
     "injury": (
