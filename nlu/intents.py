@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ _MENTION = re.compile(r"@\w+")
 _REPEAT = re.compile(r"(.)\1{2,}")
 _SPACE = re.compile(r"\s+")
 # Bump when the features or the model change: older cache files are then ignored.
-_MODEL_FORMAT = "v1"
+_MODEL_FORMAT = "v1"  # unchanged: the file holds the same arrays
 
 
 def model_path(cache_dir: Path, content: FaqContent) -> Path:
@@ -41,6 +42,38 @@ def normalize(text: str) -> str:
     text = _MENTION.sub(" ", text)
     text = _REPEAT.sub(r"\1\1", text.casefold())
     return _SPACE.sub(" ", text).strip()
+
+
+_TOKEN = re.compile(r"\b\w+\b")
+_WHITESPACES = re.compile(r"\s\s+")
+_WORD_TOKEN_PATTERN = r"\b\w+\b"  # noqa: S105 - not a password
+_CHAR_NGRAMS = (2, 5)
+
+
+def word_terms(text: str) -> list[str]:
+    """Words and word pairs, as TfidfVectorizer(ngram_range=(1, 2)) makes them."""
+    tokens = _TOKEN.findall(text.lower())
+    return tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
+
+
+def char_terms(text: str) -> list[str]:
+    """Character 2- to 5-grams inside space-padded words, as analyzer="char_wb" makes them.
+
+    Written out so that a service loading a trained model never imports scikit-learn
+    (seconds of start-up in every process); a test checks it equals scikit-learn's.
+    """
+    low, high = _CHAR_NGRAMS
+    grams: list[str] = []
+    for word in _WHITESPACES.sub(" ", text.lower()).split():
+        padded = f" {word} "
+        for n in range(low, high + 1):
+            grams.extend(padded[i : i + n] for i in range(max(len(padded) - n, 0) + 1))
+            if n >= len(padded):
+                break  # a word no longer than n counts once, whole
+    return grams
+
+
+_ANALYZERS: tuple[Callable[[str], list[str]], ...] = (word_terms, char_terms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,25 +97,22 @@ class IntentClassifier:
         A trained model is kept in `cache_dir` under the content's version (a hash of
         the files), so a restart with unchanged content skips the training.
         """
-        # Imported here: scikit-learn is heavy and only the engine needs it.
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
         self.threshold = threshold
         self.faq_keys = frozenset(content.intents)
-        self._vectorizers = (
-            TfidfVectorizer(
-                ngram_range=(1, 2),
-                sublinear_tf=True,
-                token_pattern=r"\b\w+\b",  # noqa: S106 - not a password
-            ),
-            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
-        )
         cached = model_path(cache_dir, content) if cache_dir else None
         if cached is not None and self._load(cached):
             self._terms = self._term_tables()
             return
+        # Imported here: scikit-learn takes seconds to import and only training needs it.
+        from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
+        self._vectorizers = (
+            TfidfVectorizer(
+                ngram_range=(1, 2), sublinear_tf=True, token_pattern=_WORD_TOKEN_PATTERN
+            ),
+            TfidfVectorizer(analyzer="char_wb", ngram_range=_CHAR_NGRAMS, sublinear_tf=True),
+        )
         texts, labels = zip(*content.training_data(), strict=True)
         features = self._features([normalize(t) for t in texts], fit=True)
         # newton-cg converges in about a second on a thousand examples; lbfgs needs four.
@@ -91,6 +121,8 @@ class IntentClassifier:
         self.classes: tuple[str, ...] = tuple(str(c) for c in model.classes_)
         # Prediction is the softmax of a linear score: done directly with numpy, because
         # scikit-learn's per-call validation costs more than the arithmetic for one message.
+        self._vocabularies = tuple(dict(v.vocabulary_) for v in self._vectorizers)
+        self._idfs = tuple(np.asarray(v.idf_, dtype=np.float64) for v in self._vectorizers)
         self._coef = model.coef_.T.copy()
         self._intercept = model.intercept_.copy()
         if len(self.classes) == 2:
@@ -103,18 +135,17 @@ class IntentClassifier:
             self._save(cached)
 
     def _save(self, path: Path) -> None:
-        words, chars = self._vectorizers
         arrays = {
             "coef": self._coef,
             "intercept": self._intercept,
             "classes": np.array(self.classes),
-            "word_terms": np.array(list(words.vocabulary_)),
-            "word_index": np.array(list(words.vocabulary_.values())),
-            "word_idf": words.idf_,
-            "char_terms": np.array(list(chars.vocabulary_)),
-            "char_index": np.array(list(chars.vocabulary_.values())),
-            "char_idf": chars.idf_,
         }
+        for kind, vocabulary, idf in zip(
+            ("word", "char"), self._vocabularies, self._idfs, strict=True
+        ):
+            arrays[f"{kind}_terms"] = np.array(list(vocabulary))
+            arrays[f"{kind}_index"] = np.array(list(vocabulary.values()))
+            arrays[f"{kind}_idf"] = idf
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.tmp.npz")
         np.savez(partial, **arrays)
@@ -124,10 +155,19 @@ class IntentClassifier:
         try:
             # Plain arrays only (no pickle): a cache file can never run code.
             with np.load(path, allow_pickle=False) as data:
-                for vectorizer, kind in zip(self._vectorizers, ("word", "char"), strict=True):
-                    terms, index = data[f"{kind}_terms"], data[f"{kind}_index"]
-                    vectorizer.vocabulary_ = dict(zip(terms.tolist(), index.tolist(), strict=True))
-                    vectorizer.idf_ = data[f"{kind}_idf"]
+                self._vocabularies = tuple(
+                    dict(
+                        zip(
+                            data[f"{kind}_terms"].tolist(),
+                            data[f"{kind}_index"].tolist(),
+                            strict=True,
+                        )
+                    )
+                    for kind in ("word", "char")
+                )
+                self._idfs = tuple(
+                    np.asarray(data[f"{kind}_idf"], dtype=np.float64) for kind in ("word", "char")
+                )
                 self._coef, self._intercept = data["coef"], data["intercept"]
                 self.classes = tuple(str(c) for c in data["classes"])
         except (OSError, KeyError, ValueError):
@@ -135,6 +175,7 @@ class IntentClassifier:
         return True
 
     def _features(self, normalized: list[str], fit: bool = False) -> Any:
+        """scikit-learn's feature matrix: for training, and for tests of a trained model."""
         from scipy.sparse import hstack
 
         parts = [
@@ -146,13 +187,15 @@ class IntentClassifier:
     def _term_tables(self) -> tuple[_Terms, ...]:
         """Per vectorizer: its analyzer, and for each known term its weight row."""
         tables, offset = [], 0
-        for vectorizer in self._vectorizers:
-            size = len(vectorizer.idf_)
+        for analyze, vocabulary, idf in zip(
+            _ANALYZERS, self._vocabularies, self._idfs, strict=True
+        ):
+            size = len(idf)
             tables.append(
                 _Terms(
-                    analyze=vectorizer.build_analyzer(),
-                    vocabulary=vectorizer.vocabulary_,
-                    idf=np.asarray(vectorizer.idf_, dtype=np.float64),
+                    analyze=analyze,
+                    vocabulary=vocabulary,
+                    idf=idf,
                     coef=self._coef[offset : offset + size],
                 )
             )

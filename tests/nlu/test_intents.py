@@ -85,3 +85,37 @@ def test_two_intents_give_scikit_learns_probabilities() -> None:
         assert dict(guess.ranking) == pytest.approx(
             dict(zip(reference.classes_, row, strict=True)), abs=1e-4
         )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "a", "ab", "where do i park", "  visiting   hours?? a b  c ", "café ñandú x", "12 34 567"],
+)
+def test_term_analyzers_equal_scikit_learns(text: str) -> None:
+    """Prediction reads terms without scikit-learn; they must be the ones it trained on."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from nlu.intents import char_terms, word_terms
+
+    words = TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"\b\w+\b").build_analyzer()
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5)).build_analyzer()
+    assert word_terms(text) == words(text)
+    assert char_terms(text) == chars(text)
+
+
+def test_a_cached_model_predicts_without_importing_scikit_learn(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    IntentClassifier(load_faq(DEMO_CONTENT_DIR), 0.45, tmp_path)
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from nlu.faq import DEMO_CONTENT_DIR, load_faq\n"
+        "from nlu.intents import IntentClassifier\n"
+        f"c = IntentClassifier(load_faq(DEMO_CONTENT_DIR), 0.45, Path({str(tmp_path)!r}))\n"
+        "print(c.predict('where do i park').name, 'sklearn' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.split() == ["parking", "False"]
