@@ -233,6 +233,13 @@ _VACCINE_HEADS = _words(
     """
 )
 _VACCINE_TAIL = _VACCINE_HEADS | {"dose", "doses", "appointment", "card", "record"}
+# The same heads where Spanish puts them, before the disease: "vacuna contra la gripe",
+# "refuerzo del covid", "prueba de covid".
+_VACCINE_HEADS_BEFORE = _words(
+    """
+    vacuna vacunas vacunacion vacunación vacunarme vacunar refuerzo prueba pruebas
+    """
+)
 # Heads that make an outbreak disease a public-health topic: "covid test", "covid visitor policy".
 _OUTBREAK_HEADS = _words(
     """
@@ -794,6 +801,13 @@ class HealthTermFinder:
                 and not _SERVICE_HEADS_BEFORE.isdisjoint(tokens.variants[first - 2])
             ):
                 found.append(_Match(first - 2, match.last, None, ()))
+            if outbreak:
+                for head in range(first - 1, max(first - 4, -1), -1):
+                    if not tokens.joins_previous[head + 1]:
+                        break
+                    if not _VACCINE_HEADS_BEFORE.isdisjoint(tokens.variants[head]):
+                        found.append(_Match(head, match.last, None, ()))
+                        break
         return found
 
 

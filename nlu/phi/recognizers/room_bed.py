@@ -37,7 +37,8 @@ class RoomBedRecognizer(RegexRecognizer):
         r"|maternity|peds|pediatrics|oncology|onc|cardiac|telemetry|tele|step-?down"
         r"|med[-/]surg|psych|rehab|ortho|trauma|burn[ \t]+unit)"
     )
-    _PLACE = r"(?P<kind>room|rm|bed|bay|cubicle|pod|crib|isolette)"
+    # Spanish too: "cuarto 412", "habitación 3B", "cama 7".
+    _PLACE = r"(?P<kind>room|rm|bed|bay|cubicle|pod|crib|isolette|cuarto|habitaci[oó]n|hab|cama)"
     _NUMBER = r"[a-z]{0,2}-?\d{1,4}[a-z]?(?:-\d{1,4}[a-z]?)?"
     _SECOND = r"(?:bed|bay|crib|spot|b)"
     PATTERN: ClassVar[re.Pattern[str]] = re.compile(

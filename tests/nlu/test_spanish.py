@@ -1,0 +1,66 @@
+"""Spanish messages: routine questions answered in Spanish, anyone's health kept private.
+
+Bare "puedo", "esta noche", "a propósito" or "gracias por todo" ask about a service or
+thank the staff; they are no advice request or crisis cue on their own.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from nlu.engine import TriageEngine
+from nlu.faq import DEMO_CONTENT_DIR, load_faq
+
+ROUTINE = [
+    ("puedo pagar en linea", "billing_insurance"),
+    ("¿tienen la vacuna contra la gripe?", "vaccines"),
+    ("cuanto cuesta la vacuna de la gripe", "vaccines"),
+    ("a proposito, a que hora abren?", "opening_hours"),
+    ("puedo visitar a mi mama esta noche", "visiting_hours"),
+    ("estoy lista para mi cita de mañana", "appointments"),
+]
+
+PRIVATE = [
+    ("mi mama esta internada en el cuarto 412 como esta", "ROOM_NUMBER"),
+    ("me siento muy triste todos los dias", None),
+    ("tengo una bola en el seno", None),
+    ("sali positivo en la prueba del covid puedo ir a trabajar", None),
+    ("tengo gripe", None),
+    ("me dieron de alta ayer y sigo con mareos", None),
+]
+
+
+@pytest.mark.parametrize(("text", "intent"), ROUTINE)
+def test_a_spanish_routine_question_gets_its_spanish_answer(
+    engine: TriageEngine, text: str, intent: str
+) -> None:
+    decision = engine.triage("es-routine", text)
+    assert (decision.action, decision.intent) == ("reply", intent), decision.reasons
+    assert "lang:es" in decision.reasons
+
+
+@pytest.mark.parametrize(("text", "entity"), PRIVATE)
+def test_spanish_health_of_a_person_is_never_answered_in_public(
+    engine: TriageEngine, text: str, entity: str | None
+) -> None:
+    decision = engine.triage("es-private", text)
+    assert decision.action == "escalate", decision.reasons
+    assert "health_info" in decision.reasons
+    if entity:
+        assert entity in {e.type for e in decision.entities}
+
+
+def test_every_spanish_faq_example_is_answered(engine: TriageEngine) -> None:
+    content = load_faq(DEMO_CONTENT_DIR)
+    examples = [
+        (f"{key}-{n}", text, key)
+        for key, intent in content.intents.items()
+        for text in intent.localized_examples.get("es", ())
+        for n in [len(text)]
+    ]
+    assert len(examples) > 100
+    decisions = engine.triage_many([(i, t) for i, t, _ in examples])
+    unanswered = [
+        t for d, (_, t, _) in zip(decisions, examples, strict=True) if d.action != "reply"
+    ]
+    assert unanswered == []
