@@ -66,6 +66,12 @@ def fold_accents(text: str) -> str:
     return "".join(unicodedata.normalize("NFD", ch)[0] if ord(ch) > 127 else ch for ch in text)
 
 
+# One warning sign of these groups alone, in a routine question that names no health term
+# and shows no other signal, is everyday wording ("planning to visit, what are the visiting
+# hours"); anywhere else it goes to a person. Hopelessness, means and intent always do.
+_EVERYDAY_GROUPS = frozenset({"plan", "farewell"})
+
+
 def _matches(pack: LanguagePack | None, name: str, text: str) -> bool:
     pattern = pack.signals.get(name) if pack is not None else None
     return pattern is not None and pattern.search(text) is not None
@@ -340,9 +346,16 @@ class TriageEngine:
             signals.add(Signal.EMERGENCY)
         if "self_harm" in all_kinds:
             signals.add(Signal.SELF_HARM)
-        if chosen.groups and not chosen.found and not all_kinds:
-            # Crisis words told as news, fiction, a resolved past or a joke: not an
-            # emergency, but not for public view either.
+        everyday = (
+            routine
+            and chosen.set_apart is None
+            and set(chosen.groups) <= _EVERYDAY_GROUPS
+            and not health
+            and not signals
+        )
+        if chosen.groups and not chosen.found and not all_kinds and not everyday:
+            # Crisis words told as news, fiction, a resolved past or a joke, or one warning
+            # sign alone: not an emergency, but not for public view either.
             signals.add(Signal.HEALTH_INFO if personal else Signal.MEDICAL_ADVICE)
         if chosen.set_apart is None and guarded and not all_kinds:
             chosen = crisis.Crisis(frozenset(), (), guarded)
