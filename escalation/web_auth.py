@@ -16,6 +16,7 @@ from aiohttp import web
 from bot.appkeys import AUDIT, REDIS, STAFF
 from escalation import keys
 from escalation.cases import CaseError
+from escalation.private import reserve_attempt
 from escalation.staff import AuthError, Role, StaffUser
 
 # Who may work cases, read the audit log, and manage access.
@@ -76,23 +77,20 @@ def _login_failures_key(username: str, client: str) -> str:
 async def login(request: web.Request, username: str, password: str, *, via: str) -> StaffUser:
     """Check a username and password, audited either way; AuthError on any failure.
 
-    Too many failures for one username from one client are refused without a check.
+    Each attempt for one username from one client takes a numbered place in the window
+    before its password is checked; past the allowance it is refused without a check.
     """
     redis, audit = request.app[REDIS], request.app[AUDIT]
     counter = _login_failures_key(username, client_of(request))
-    failures = await redis.get(counter)
+    attempt = await reserve_attempt(redis, counter, _LOGIN_WINDOW_S)
     # An unknown or malformed username is recorded under a fixed actor, never as typed.
     actor = username if await request.app[STAFF].get(username) is not None else "unknown"
-    if failures is not None and int(failures) >= LOGIN_FAILURES_ALLOWED:
+    if attempt > LOGIN_FAILURES_ALLOWED:
         await audit.record(actor, "login_failed", detail=f"{via}:throttled")
         raise AuthError
     try:
         user = await request.app[STAFF].authenticate(username, password)
     except AuthError:
-        async with redis.pipeline(transaction=True) as pipe:
-            pipe.incr(counter)
-            pipe.expire(counter, _LOGIN_WINDOW_S)
-            await pipe.execute()
         await audit.record(actor, "login_failed", detail=via)
         raise
     await redis.delete(counter)

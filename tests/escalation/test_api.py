@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
@@ -16,6 +18,7 @@ from bot.appkeys import AUDIT, CASES, CONNECTORS, STAFF
 from bot.connectors.base import ActionKind, OutboundAction, OutboundError
 from bot.settings import Settings
 from escalation.cases import Source
+from escalation.web_auth import LOGIN_FAILURES_ALLOWED
 
 PASSWORD = "correct horse battery"
 SECRET_TEXT = "I am Harold Finch, my MRN is 4455667 and I have chest pain"
@@ -93,6 +96,37 @@ async def test_repeated_login_failures_are_throttled(client: TestClient) -> None
         await client.post("/v1/auth/token", json={"username": name, "password": "wrong password!"})
     right = await client.post("/v1/auth/token", json={"username": name, "password": PASSWORD})
     assert right.status == 401
+
+
+async def answered(requests: list[asyncio.Future[ClientResponse]], count: int) -> None:
+    """Wait until `count` of the requests have their answer."""
+    for n, next_answer in enumerate(asyncio.as_completed(requests), 1):
+        await next_answer
+        if n == count:
+            return
+
+
+async def login_failures(client: TestClient, name: str, detail: str | None = None) -> int:
+    entries = client.app[AUDIT].entries(actor=name, action="login_failed")
+    return len([e async for e in entries if detail is None or e.detail == detail])
+
+
+async def test_a_burst_of_wrong_passwords_checks_at_most_the_limit_and_locks_the_user(
+    client: TestClient,
+) -> None:
+    name = await add_user(client, "agent")
+    wrong = {"username": name, "password": "wrong password!"}
+    burst = [asyncio.ensure_future(client.post("/v1/auth/token", json=wrong)) for _ in range(100)]
+    # Once as many as the allowance are answered, the right password sent during the
+    # burst is refused.
+    await answered(burst, LOGIN_FAILURES_ALLOWED)
+    right = {"username": name, "password": PASSWORD}
+    during = await client.post("/v1/auth/token", json=right)
+    statuses = [r.status for r in await asyncio.gather(*burst)]
+    after = await client.post("/v1/auth/token", json=right)
+    assert statuses == [401] * 100
+    assert (during.status, after.status) == (401, 401)
+    assert await login_failures(client, name, "api") <= LOGIN_FAILURES_ALLOWED
 
 
 async def test_disabled_users_token_fails_on_its_next_request(client: TestClient) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -95,6 +96,20 @@ async def test_a_guessing_client_gets_429(client: TestClient) -> None:
         assert (await client.get(f"/p/{secrets.token_urlsafe(24)}")).status == 404
     assert (await client.get(f"/p/{secrets.token_urlsafe(24)}")).status == 429
     # Refused even with a good token until the minute ends: guessing must not pay.
+    assert (await client.get(real)).status == 429
+
+
+async def test_a_burst_of_guesses_gets_at_most_the_limit_of_lookups(client: TestClient) -> None:
+    real = await link(client, await open_case(client))
+    # The limit is per clock minute: start where the burst cannot run into the next one.
+    if time.time() % 60 > 50:
+        await asyncio.sleep(60.5 - time.time() % 60)
+    guesses = [
+        asyncio.ensure_future(client.get(f"/p/{secrets.token_urlsafe(24)}")) for _ in range(100)
+    ]
+    statuses = [r.status for r in await asyncio.gather(*guesses)]
+    assert statuses.count(404) == GUESSES_PER_MIN
+    assert statuses.count(429) == 100 - GUESSES_PER_MIN
     assert (await client.get(real)).status == 429
 
 
