@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.appkeys import AUDIT, CASES, CONNECTORS, HTTP, STAFF
 from bot.connectors.base import ActionKind, OutboundAction
 from escalation.audit import ACTIONS
-from escalation.cases import STATUSES, Case, Team
+from escalation.cases import STATUSES, Case, CaseMessage, Team
 from escalation.staff import (
     ROLES,
     AuthError,
@@ -111,19 +111,23 @@ class CaseDesk:
         # Recorded before anything is shown: no audit entry, no text.
         await self.audit.record(self.user.username, "reveal" if reveal else "case_view", case_id)
 
-        def shown(text: str) -> str:
-            if reveal:
-                return text
-            return mask(text, source.entities if text == source.text else ())
+        def shown(m: CaseMessage) -> str:
+            # Staff and bot texts are shown as written; only the person's words are masked.
+            if reveal or m.sender != "person":
+                return m.text
+            if m.entities is not None:
+                return mask(m.text, m.entities)
+            # Kept before its entities were recorded: the opening message has its triage's.
+            return mask(m.text, source.entities if m.text == source.text else ())
 
         return {
             "case": case.model_dump(mode="json"),
             "revealed": reveal,
             "thread": [
-                {"sender": m.sender, "author": m.author, "text": shown(m.text), "at": m.at}
+                {"sender": m.sender, "author": m.author, "text": shown(m), "at": m.at}
                 for m in thread
             ],
-            "notes": [{"author": n.author, "text": shown(n.text), "at": n.at} for n in notes],
+            "notes": [{"author": n.author, "text": n.text, "at": n.at} for n in notes],
         }
 
     async def claim(self, case_id: str) -> Case:

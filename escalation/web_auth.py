@@ -101,8 +101,8 @@ async def login(request: web.Request, username: str, password: str, *, via: str)
 def mask(text: str, spans: Sequence[tuple[str, int, int]] = ()) -> str:
     """The text with the given entity spans replaced by `[TYPE]` and digit runs by `[NUMBER]`.
 
-    Deliberately simple (no NLP on a page view): the opening message's spans come from its
-    triage; later messages get only the digit mask. Staff reveal the full text when needed.
+    Deliberately simple (no NLP on a page view): each message of the person keeps the spans
+    its triage found. Staff reveal the full text when needed.
     """
     out, last = [], 0
     valid = [s for s in spans if 0 <= s[1] < s[2] <= len(text)]

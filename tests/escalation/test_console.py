@@ -190,6 +190,23 @@ async def test_case_page_masks_and_reveal_is_audited(client: TestClient) -> None
     assert actions == ["case_view", "reveal"]
 
 
+async def test_case_page_masks_every_message_of_the_person_but_not_staff_texts(
+    client: TestClient,
+) -> None:
+    name, _ = await log_in(client)
+    case_id = await open_case(client)
+    follow_up = "I'm at 12 Elm St, my name is Jo Smith"
+    spans = [("STREET_ADDRESS", 7, 16), ("PERSON", 29, 37)]
+    await client.app[CASES].add_message(case_id, "person", follow_up, entities=spans)
+    await client.app[CASES].claim(name, case_id)
+    await client.app[CASES].reply(case_id, name, "Please call 911 or 988 now")
+    page = await (await client.get(f"/console/cases/{case_id}")).text()
+    assert "I&#x27;m at [STREET_ADDRESS], my name is [PERSON]" in page
+    assert "Please call 911 or 988 now" in page
+    assert "Elm" not in page
+    assert "Smith" not in page
+
+
 async def test_claim_reply_transfer_resolve_from_the_console(client: TestClient) -> None:
     name, _ = await log_in(client)
     case_id = await open_case(client)

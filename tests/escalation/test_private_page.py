@@ -130,6 +130,29 @@ async def test_a_message_reopens_a_resolved_case(client: TestClient) -> None:
     assert texts[-2:] == ["it hurts again", "still there?"]
 
 
+async def test_follow_ups_are_masked_for_staff_and_staff_texts_are_not(
+    client: TestClient,
+) -> None:
+    name = f"agent{secrets.token_hex(3)}"
+    await client.app[STAFF].add(name, "agent", PASSWORD)
+    login = await client.post("/v1/auth/token", json={"username": name, "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {(await login.json())['token']}"}
+    case_id = await open_case(client)
+    url = await link(client, case_id)
+    follow_up = "I'm scared. I'm at 12 Elm St, my name is Jo Smith"
+    assert (await client.post(f"{url}/messages", json={"text": follow_up})).status == 201
+    await client.post(f"/v1/cases/{case_id}/claim", headers=headers)
+    reply = {"text": "Please call 911 or 988 now"}
+    assert (await client.post(f"/v1/cases/{case_id}/reply", json=reply, headers=headers)).ok
+    view = await (await client.get(f"/v1/cases/{case_id}", headers=headers)).json()
+    texts = [m["text"] for m in view["thread"]]
+    assert texts[1] == "I'm scared. I'm at [STREET_ADDRESS], my name is [PERSON]"
+    assert texts[2] == "Please call 911 or 988 now"
+    assert not any("Elm" in t or "Smith" in t or "99887766" in t for t in texts)
+    revealed = await (await client.get(f"/v1/cases/{case_id}?reveal=1", headers=headers)).json()
+    assert revealed["thread"][1]["text"] == follow_up
+
+
 async def test_bad_messages_are_refused_without_echo(client: TestClient) -> None:
     url = await link(client, await open_case(client))
     too_long = "Harold " * 400
