@@ -143,6 +143,23 @@ async def test_a_burst_of_wrong_console_passwords_checks_at_most_the_limit(
     assert len(checked) <= LOGIN_FAILURES_ALLOWED
 
 
+@pytest.mark.parametrize("csrf", ["\x00", "", " "])
+async def test_login_without_the_csrf_cookie_is_refused_whatever_the_token(
+    client: TestClient, csrf: str
+) -> None:
+    name = f"agent{secrets.token_hex(3)}"
+    await client.app[STAFF].add(name, "agent", PASSWORD)
+    client.session.cookie_jar.clear()
+    response = await client.post(
+        "/console/login",
+        data={"csrf": csrf, "username": name, "password": PASSWORD},
+        allow_redirects=False,
+    )
+    assert response.status == 403
+    assert "triage_session" not in response.cookies
+    assert [e async for e in client.app[AUDIT].entries(actor=name, action="login")] == []
+
+
 async def test_pages_need_a_session(client: TestClient) -> None:
     client.session.cookie_jar.clear()
     for path in ("/console", "/console/events", "/console/cases/abc"):
