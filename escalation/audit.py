@@ -69,6 +69,8 @@ _DAY_S = 24 * 3600
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _PAGE = 500
+# A count not flushed by then (no service running) is dropped with its key.
+_REPEATS_KEPT_S = 7 * _DAY_S
 # A spreadsheet runs a cell that starts with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@")
 
@@ -198,6 +200,48 @@ class AuditLog:
                 except WatchError:
                     continue
                 return _entry(entry_id, fields)
+
+    async def count_repeat(
+        self, actor: str, action: AuditAction, detail: str, group: str, window_s: int
+    ) -> None:
+        """Count one more of an event that repeats (a refused login) instead of recording it.
+
+        `flush_repeats` records one entry per group and window, with the count, once the
+        window is over: a client that keeps trying cannot grow the log by one entry a try.
+        """
+        AuditRecord(actor=actor, action=action, detail=detail)  # refused now, not at the flush
+        window = int(self._clock() // window_s)
+        key = keys.audit_repeats(group, window)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"actor": actor, "action": action, "detail": detail})
+            pipe.hincrby(key, "count", 1)
+            pipe.expire(key, window_s + _REPEATS_KEPT_S)
+            pipe.zadd(keys.AUDIT_REPEATS_DUE, {key: (window + 1) * window_s}, nx=True)
+            await pipe.execute()
+
+    async def flush_repeats(self) -> int:
+        """Record the counted events whose window is over, one entry each; how many."""
+        due = cast(
+            list[bytes],
+            await self._redis.zrangebyscore(keys.AUDIT_REPEATS_DUE, "-inf", self._clock()),
+        )
+        recorded = 0
+        for raw_key in due:
+            key = as_text(raw_key)
+            # Taken in one step: when several workers flush, one of them records it.
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hgetall(key)
+                pipe.delete(key)
+                pipe.zrem(keys.AUDIT_REPEATS_DUE, key)
+                raw, _, taken = await pipe.execute()
+            fields = {as_text(k): as_text(v) for k, v in raw.items()}
+            if not taken or not fields:
+                continue
+            action = cast(AuditAction, fields["action"])
+            detail = f"{fields['detail']} count={fields['count']}"
+            await self.record(fields["actor"], action, detail=detail)
+            recorded += 1
+        return recorded
 
     async def verify(self, anchor: str | None = None) -> ChainCheck:
         """Walk the whole log and check every link and MAC (reads only).

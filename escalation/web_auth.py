@@ -68,10 +68,9 @@ def client_of(request: web.Request) -> str:
     return request.remote or "unknown"
 
 
-def _login_failures_key(username: str, client: str) -> str:
-    # Username and address identify people: only a digest goes into the key name.
-    digest = hashlib.sha256(f"{username}\x00{client}".encode()).hexdigest()[:24]
-    return keys.staff_login_failures(digest)
+def _login_digest(username: str, client: str) -> str:
+    # Username and address identify people: only a digest goes into key names.
+    return hashlib.sha256(f"{username}\x00{client}".encode()).hexdigest()[:24]
 
 
 async def login(request: web.Request, username: str, password: str, *, via: str) -> StaffUser:
@@ -81,12 +80,15 @@ async def login(request: web.Request, username: str, password: str, *, via: str)
     before its password is checked; past the allowance it is refused without a check.
     """
     redis, audit = request.app[REDIS], request.app[AUDIT]
-    counter = _login_failures_key(username, client_of(request))
+    digest = _login_digest(username, client_of(request))
+    counter = keys.staff_login_failures(digest)
     attempt = await reserve_attempt(redis, counter, _LOGIN_WINDOW_S)
     # An unknown or malformed username is recorded under a fixed actor, never as typed.
     actor = username if await request.app[STAFF].get(username) is not None else "unknown"
     if attempt > LOGIN_FAILURES_ALLOWED:
-        await audit.record(actor, "login_failed", detail=f"{via}:throttled")
+        # Counted, and recorded once per user, address and window with the count.
+        detail = f"{via}:throttled src={digest[:12]}"
+        await audit.count_repeat(actor, "login_failed", detail, digest, _LOGIN_WINDOW_S)
         raise AuthError
     try:
         user = await request.app[STAFF].authenticate(username, password)

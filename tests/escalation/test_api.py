@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,9 +15,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from bot.app import create_app
-from bot.appkeys import AUDIT, CASES, CONNECTORS, STAFF
+from bot.appkeys import AUDIT, CASES, CIPHER, CONNECTORS, REDIS, STAFF
 from bot.connectors.base import ActionKind, OutboundAction, OutboundError
 from bot.settings import Settings
+from escalation.audit import AuditLog
 from escalation.cases import Source
 from escalation.web_auth import LOGIN_FAILURES_ALLOWED
 
@@ -127,6 +129,27 @@ async def test_a_burst_of_wrong_passwords_checks_at_most_the_limit_and_locks_the
     assert statuses == [401] * 100
     assert (during.status, after.status) == (401, 401)
     assert await login_failures(client, name, "api") <= LOGIN_FAILURES_ALLOWED
+
+
+async def test_throttled_logins_are_recorded_once_per_window_with_their_count(
+    client: TestClient,
+) -> None:
+    name = await add_user(client, "agent")
+    wrong = {"username": name, "password": "wrong password!"}
+    windows = {int(time.time() // 300)}
+    for _ in range(LOGIN_FAILURES_ALLOWED + 40):
+        assert (await client.post("/v1/auth/token", json=wrong)).status == 401
+    windows.add(int(time.time() // 300))
+    assert await login_failures(client, name) <= LOGIN_FAILURES_ALLOWED + len(windows) - 1
+    # Once the window is over, housekeeping records the count.
+    later = AuditLog(client.app[REDIS], client.app[CIPHER], clock=lambda: time.time() + 600)
+    await later.flush_repeats()
+    entries = client.app[AUDIT].entries(actor=name, action="login_failed")
+    throttled = [e.detail or "" async for e in entries if "throttled" in (e.detail or "")]
+    assert len(throttled) == len(windows)
+    assert sum(int(d.rsplit("count=", 1)[1]) for d in throttled) == 40
+    assert all(d.startswith("api:throttled src=") for d in throttled)
+    assert await later.flush_repeats() == 0
 
 
 async def test_disabled_users_token_fails_on_its_next_request(client: TestClient) -> None:

@@ -198,9 +198,33 @@ async def test_trim_refuses_a_retention_under_a_day(audit: AuditLog) -> None:
     assert len([e async for e in audit.entries()]) == 1
 
 
+async def test_repeats_are_one_entry_per_group_and_window_recorded_once(redis: Redis) -> None:
+    now = [1_800_000_000.0]
+    audit = AuditLog(redis, CIPHER, clock=lambda: now[0])
+    for group in ("a", "a", "a", "b"):
+        await audit.count_repeat("alice", "login_failed", "api:throttled", group, 300)
+    assert await audit.flush_repeats() == 0  # the window is not over yet
+    assert [e async for e in audit.entries()] == []
+    now[0] += 300
+    flushers = [AuditLog(redis, CIPHER, clock=lambda: now[0]) for _ in range(4)]
+    assert sum(await asyncio.gather(*(f.flush_repeats() for f in flushers))) == 2
+    details = sorted([e.detail or "" async for e in audit.entries()])
+    assert details == ["api:throttled count=1", "api:throttled count=3"]
+    assert (await audit.verify()).broken_at is None
+
+
 def test_there_is_no_way_to_edit_or_delete_one_entry() -> None:
     public = {name for name in vars(AuditLog) if not name.startswith("_")}
-    assert public == {"record", "entries", "export_csv", "export_jsonl", "trim", "verify"}
+    assert public == {
+        "record",
+        "count_repeat",
+        "flush_repeats",
+        "entries",
+        "export_csv",
+        "export_jsonl",
+        "trim",
+        "verify",
+    }
 
 
 async def test_an_entry_of_a_retired_action_still_reads_and_exports(
