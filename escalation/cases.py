@@ -408,6 +408,9 @@ class CaseStore:
         message = CaseMessage(sender="staff", author=agent, text=text, at=self.clock())
 
         def change(case: Case) -> dict[str, str]:
+            # A resolved case stays closed (and retention-bound) until the person writes.
+            if case.status == "resolved":
+                raise CaseError("the case is resolved")
             self._require_holder(case, agent)
             first = case.first_response_at if case.first_response_at else message.at
             return {"status": "waiting", "first_response_at": str(first)}

@@ -249,6 +249,19 @@ async def test_each_reveal_is_audited_with_actor_time_and_case(client: TestClien
     assert all(e.actor == name and e.at >= before for e in reveals)
 
 
+async def test_a_reply_to_a_resolved_case_gets_409_and_leaves_it_resolved(
+    client: TestClient,
+) -> None:
+    headers = await token_for(client, await add_user(client, "agent"))
+    case_id = await open_case(client)
+    assert (await client.post(f"/v1/cases/{case_id}/resolve", headers=headers)).status == 200
+    reply = await client.post(f"/v1/cases/{case_id}/reply", json={"text": "hi"}, headers=headers)
+    assert reply.status == 409
+    case = await client.app[CASES].get(case_id)
+    assert case.status == "resolved"
+    assert case.resolved_at is not None
+
+
 async def test_claim_reply_resolve_flow(client: TestClient) -> None:
     name = await add_user(client, "agent")
     headers = await token_for(client, name)

@@ -164,6 +164,20 @@ async def test_each_message_of_the_person_keeps_its_entities(store: CaseStore) -
     ]
 
 
+async def test_a_staff_reply_to_a_resolved_case_is_refused_and_it_stays_purgeable(
+    store: CaseStore, clock: Clock
+) -> None:
+    case_id, _ = await store.open(source(1), "normal", ["health_info"])
+    await store.resolve(case_id, "ana")
+    with pytest.raises(CaseError) as refused:
+        await store.reply(case_id, "ana", "one more thing")
+    assert refused.value.status == 409
+    case = await store.get(case_id)
+    assert (case.status, len(await store.thread(case_id))) == ("resolved", 1)
+    clock.now += 10
+    assert await store.purge_resolved(older_than_s=5) == 1
+
+
 async def test_sla_breach_is_reported_once(store: CaseStore, clock: Clock) -> None:
     late, _ = await store.open(source(1), "urgent", [])
     answered, _ = await store.open(source(2), "urgent", [])
