@@ -308,7 +308,10 @@ async def resolve_case(request: web.Request) -> web.Response:
 
 
 async def read_audit(request: web.Request) -> web.Response:
-    """`GET /v1/audit?actor=&action=&limit=`: newest entries last (compliance and admin)."""
+    """`GET /v1/audit?actor=&action=&limit=&before=`: newest first (compliance and admin).
+
+    `next` is the cursor of the following (older) page: pass it as `before`; null at the end.
+    """
     user = await bearer_user(request, AUDIT_ROLES)
     audit = request.app[AUDIT]
     try:
@@ -319,19 +322,18 @@ async def read_audit(request: web.Request) -> web.Response:
     if action is not None and action not in ACTIONS:
         raise problem(web.HTTPBadRequest, "unknown action")
     try:
-        entries = [
-            e.export_row()
-            async for e in audit.entries(
-                actor=request.query.get("actor"),
-                action=cast(Any, action),
-                limit=max(limit, 0),
-            )
-        ]
+        found = await audit.newest(
+            before=request.query.get("before"),
+            actor=request.query.get("actor"),
+            action=cast(Any, action),
+            limit=max(limit, 0),
+        )
     except ValueError:
         raise problem(web.HTTPBadRequest, "invalid filter") from None
     # Reading the audit log is itself recorded.
     await audit.record(user.username, "export", detail="api")
-    return web.json_response({"entries": entries})
+    cursor = found[-1].id if found and len(found) == limit else None
+    return web.json_response({"entries": [e.export_row() for e in found], "next": cursor})
 
 
 async def change_role(request: web.Request) -> web.Response:

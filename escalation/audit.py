@@ -23,6 +23,7 @@ import csv
 import hmac
 import io
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ _DAY_S = 24 * 3600
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _PAGE = 500
+_STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 # A count not flushed by then (no service running) is dropped with its key.
 _REPEATS_KEPT_S = 7 * _DAY_S
 # A spreadsheet runs a cell that starts with one of these as a formula.
@@ -306,6 +308,35 @@ class AuditLog:
                 found += 1
                 if limit is not None and found >= limit:
                     return
+
+    async def newest(
+        self,
+        before: str | None = None,
+        actor: str | None = None,
+        action: AuditAction | None = None,
+        limit: int = 500,
+    ) -> list[AuditEntry]:
+        """Up to `limit` entries, newest first, older than the entry id `before` if given
+        (the id of the last entry of the page before: a cursor)."""
+        if before is not None and not _STREAM_ID.fullmatch(before):
+            raise ValueError("before must be an entry id")
+        end = "+" if before is None else "(" + before
+        found: list[AuditEntry] = []
+        while len(found) < limit:
+            page = cast(_Page, await self._redis.xrevrange(keys.AUDIT, end, "-", count=_PAGE))
+            for raw_id, raw_fields in page:
+                fields = {as_text(k): as_text(v) for k, v in raw_fields.items()}
+                entry = _entry(raw_id, fields)
+                if (actor is None or entry.actor == actor) and (
+                    action is None or entry.action == action
+                ):
+                    found.append(entry)
+                    if len(found) >= limit:
+                        return found
+            if len(page) < _PAGE:
+                break
+            end = "(" + as_text(page[-1][0])
+        return found
 
     async def _raw(self, start: str, end: str) -> AsyncIterator[tuple[str, dict[str, str]]]:
         """(id, fields) of the stream's entries from `start` to `end`, a page at a time."""

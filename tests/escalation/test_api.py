@@ -185,6 +185,28 @@ async def test_compliance_reads_audit_but_cannot_work_cases(client: TestClient) 
     assert (await client.get("/v1/audit?action=bogus", headers=officer)).status == 400
 
 
+async def test_audit_reads_newest_first_and_pages_back_with_a_cursor(client: TestClient) -> None:
+    officer = await token_for(client, await add_user(client, "compliance"))
+    actor = f"cli:pager{secrets.token_hex(3)}"
+    for n in range(7):
+        await client.app[AUDIT].record(actor, "user_add", detail=f"n={n}")
+    pages, before = [], None
+    while True:
+        query = f"/v1/audit?actor={actor}&limit=3" + (f"&before={before}" if before else "")
+        response = await client.get(query, headers=officer)
+        assert response.status == 200
+        page = await response.json()
+        pages.append([e["detail"] for e in page["entries"]])
+        before = page["next"]
+        if before is None:
+            break
+    assert pages == [["n=6", "n=5", "n=4"], ["n=3", "n=2", "n=1"], ["n=0"]]
+    newest = await (await client.get("/v1/audit?limit=1", headers=officer)).json()
+    assert newest["entries"][0]["action"] == "export"  # the read just before this one
+    bad = await client.get("/v1/audit?before=1-2;drop", headers=officer)
+    assert bad.status == 400
+
+
 async def test_admin_changes_a_role_audited_and_old_token_stops_working(
     client: TestClient,
 ) -> None:

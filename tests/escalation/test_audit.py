@@ -177,6 +177,30 @@ async def test_reading_pages_through_a_long_log(audit: AuditLog, redis: Redis) -
     assert len([e async for e in audit.entries(actor="user1000")]) == 1
 
 
+def stream_order(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq)
+
+
+async def test_newest_first_pages_back_past_thousands_of_entries(
+    audit: AuditLog, redis: Redis
+) -> None:
+    async with redis.pipeline(transaction=False) as pipe:
+        for i in range(6000):
+            pipe.xadd(keys.AUDIT, {"actor": "bob" if i % 1000 == 0 else "eve", "action": "login"})
+        await pipe.execute()
+    first = await audit.newest(limit=2)
+    assert [e.actor for e in first] == ["eve", "eve"]
+    assert stream_order(first[0].id) > stream_order(first[1].id)
+    bobs = await audit.newest(actor="bob", limit=4)
+    assert len(bobs) == 4
+    older = await audit.newest(before=bobs[-1].id, actor="bob", limit=4)
+    assert len(older) == 2
+    assert stream_order(older[0].id) < stream_order(bobs[-1].id)
+    with pytest.raises(ValueError, match="entry id"):
+        await audit.newest(before="+")
+
+
 async def test_trim_removes_only_entries_older_than_the_retention(redis: Redis) -> None:
     writer = AuditLog(redis, CIPHER)
     old = await writer.record("alice", "login")
@@ -220,6 +244,7 @@ def test_there_is_no_way_to_edit_or_delete_one_entry() -> None:
         "count_repeat",
         "flush_repeats",
         "entries",
+        "newest",
         "export_csv",
         "export_jsonl",
         "trim",
