@@ -101,8 +101,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.content_type == "application/json" or exc.status < 400:
             raise
-        # aiohttp's own errors (404, 405, 413…) as JSON too, with their status.
-        return web.json_response({"error": exc.reason}, status=exc.status)
+        # aiohttp's own errors (404, 405, 413…) as JSON too, with their status and the
+        # headers that say what to do instead (a 405's Allow).
+        kept = {name: exc.headers[name] for name in ("Allow", "Retry-After") if name in exc.headers}
+        return web.json_response({"error": exc.reason}, status=exc.status, headers=kept)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = _where(tuple(first["loc"]))

@@ -45,11 +45,13 @@ def sla_targets(settings: Settings) -> SlaTargets:
 async def housekeeping(
     cases: CaseStore, audit: AuditLog, notifier: Notifier, settings: Settings
 ) -> None:
-    """Forever: lapsed claims back to the queue, SLA breach alerts, retention purges."""
+    """Forever: lapsed claims back to the queue, counted audit events recorded, SLA breach
+    alerts, retention purges."""
     rounds = 0
     while True:
         try:
             await cases.requeue_expired()
+            await audit.flush_repeats()
             if rounds % 6 == 0:
                 for case in await cases.sla_breaches():
                     await notifier.case_event(case, "breach")

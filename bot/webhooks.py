@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from aiohttp import ClientSession, ClientTimeout, web
 
 from bot.appkeys import CIPHER, CONNECTORS, HANDOVER, HTTP, METRICS, NLP_POOL, REDIS, SETTINGS
-from bot.connectors.base import Connector
+from bot.connectors.base import Connector, PartlyMalformed
 from bot.intake import record
 from bot.shutdown import bounded, ended, stop_tasks, worker_drain_s
 from bot.worker import Worker, WorkerConfig
@@ -46,8 +46,17 @@ async def receive(request: web.Request) -> web.Response:
         raise _error(web.HTTPForbidden, "invalid signature")
     if request.content_type != "application/json":
         raise _error(web.HTTPUnsupportedMediaType, "send application/json")
+    problems: list[str] = []
     try:
         messages = connector.parse(body)
+    except PartlyMalformed as exc:
+        # The good items are recorded; a redelivery cannot mend the others, so they are
+        # named (place and reason, never content) and the delivery is still acknowledged.
+        messages, problems = exc.messages, exc.problems
+        log.warning(
+            "malformed webhook items skipped",
+            extra={"platform": platform, "skipped": len(problems), "first": problems[0]},
+        )
     except ValueError as exc:
         raise _error(web.HTTPBadRequest, f"malformed webhook: {exc}") from None
     redis, cipher, metrics = request.app[REDIS], request.app[CIPHER], request.app[METRICS]
@@ -56,7 +65,10 @@ async def receive(request: web.Request) -> web.Response:
         is_new = await record(redis, cipher, message)
         new += is_new
         metrics.webhooks.labels(platform=platform, outcome="new" if is_new else "duplicate").inc()
-    return web.json_response({"received": len(messages), "new": new})
+    answer: dict[str, object] = {"received": len(messages), "new": new}
+    if problems:
+        answer["skipped"] = problems
+    return web.json_response(answer)
 
 
 async def meta_subscribe(request: web.Request) -> web.Response:

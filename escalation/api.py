@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.appkeys import AUDIT, CASES, CONNECTORS, HTTP, STAFF
 from bot.connectors.base import ActionKind, OutboundAction
 from escalation.audit import ACTIONS
-from escalation.cases import STATUSES, Case, Team
+from escalation.cases import STATUSES, Case, CaseMessage, Team
 from escalation.staff import (
     ROLES,
     AuthError,
@@ -111,19 +111,23 @@ class CaseDesk:
         # Recorded before anything is shown: no audit entry, no text.
         await self.audit.record(self.user.username, "reveal" if reveal else "case_view", case_id)
 
-        def shown(text: str) -> str:
-            if reveal:
-                return text
-            return mask(text, source.entities if text == source.text else ())
+        def shown(m: CaseMessage) -> str:
+            # Staff and bot texts are shown as written; only the person's words are masked.
+            if reveal or m.sender != "person":
+                return m.text
+            if m.entities is not None:
+                return mask(m.text, m.entities)
+            # Kept before its entities were recorded: the opening message has its triage's.
+            return mask(m.text, source.entities if m.text == source.text else ())
 
         return {
             "case": case.model_dump(mode="json"),
             "revealed": reveal,
             "thread": [
-                {"sender": m.sender, "author": m.author, "text": shown(m.text), "at": m.at}
+                {"sender": m.sender, "author": m.author, "text": shown(m), "at": m.at}
                 for m in thread
             ],
-            "notes": [{"author": n.author, "text": shown(n.text), "at": n.at} for n in notes],
+            "notes": [{"author": n.author, "text": n.text, "at": n.at} for n in notes],
         }
 
     async def claim(self, case_id: str) -> Case:
@@ -304,7 +308,10 @@ async def resolve_case(request: web.Request) -> web.Response:
 
 
 async def read_audit(request: web.Request) -> web.Response:
-    """`GET /v1/audit?actor=&action=&limit=`: newest entries last (compliance and admin)."""
+    """`GET /v1/audit?actor=&action=&limit=&before=`: newest first (compliance and admin).
+
+    `next` is the cursor of the following (older) page: pass it as `before`; null at the end.
+    """
     user = await bearer_user(request, AUDIT_ROLES)
     audit = request.app[AUDIT]
     try:
@@ -315,19 +322,18 @@ async def read_audit(request: web.Request) -> web.Response:
     if action is not None and action not in ACTIONS:
         raise problem(web.HTTPBadRequest, "unknown action")
     try:
-        entries = [
-            e.export_row()
-            async for e in audit.entries(
-                actor=request.query.get("actor"),
-                action=cast(Any, action),
-                limit=max(limit, 0),
-            )
-        ]
+        found = await audit.newest(
+            before=request.query.get("before"),
+            actor=request.query.get("actor"),
+            action=cast(Any, action),
+            limit=max(limit, 0),
+        )
     except ValueError:
         raise problem(web.HTTPBadRequest, "invalid filter") from None
     # Reading the audit log is itself recorded.
     await audit.record(user.username, "export", detail="api")
-    return web.json_response({"entries": entries})
+    cursor = found[-1].id if found and len(found) == limit else None
+    return web.json_response({"entries": [e.export_row() for e in found], "next": cursor})
 
 
 async def change_role(request: web.Request) -> web.Response:

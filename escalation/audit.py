@@ -23,6 +23,7 @@ import csv
 import hmac
 import io
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -69,6 +70,9 @@ _DAY_S = 24 * 3600
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _PAGE = 500
+_STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
+# A count not flushed by then (no service running) is dropped with its key.
+_REPEATS_KEPT_S = 7 * _DAY_S
 # A spreadsheet runs a cell that starts with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@")
 
@@ -199,6 +203,48 @@ class AuditLog:
                     continue
                 return _entry(entry_id, fields)
 
+    async def count_repeat(
+        self, actor: str, action: AuditAction, detail: str, group: str, window_s: int
+    ) -> None:
+        """Count one more of an event that repeats (a refused login) instead of recording it.
+
+        `flush_repeats` records one entry per group and window, with the count, once the
+        window is over: a client that keeps trying cannot grow the log by one entry a try.
+        """
+        AuditRecord(actor=actor, action=action, detail=detail)  # refused now, not at the flush
+        window = int(self._clock() // window_s)
+        key = keys.audit_repeats(group, window)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"actor": actor, "action": action, "detail": detail})
+            pipe.hincrby(key, "count", 1)
+            pipe.expire(key, window_s + _REPEATS_KEPT_S)
+            pipe.zadd(keys.AUDIT_REPEATS_DUE, {key: (window + 1) * window_s}, nx=True)
+            await pipe.execute()
+
+    async def flush_repeats(self) -> int:
+        """Record the counted events whose window is over, one entry each; how many."""
+        due = cast(
+            list[bytes],
+            await self._redis.zrangebyscore(keys.AUDIT_REPEATS_DUE, "-inf", self._clock()),
+        )
+        recorded = 0
+        for raw_key in due:
+            key = as_text(raw_key)
+            # Taken in one step: when several workers flush, one of them records it.
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hgetall(key)
+                pipe.delete(key)
+                pipe.zrem(keys.AUDIT_REPEATS_DUE, key)
+                raw, _, taken = await pipe.execute()
+            fields = {as_text(k): as_text(v) for k, v in raw.items()}
+            if not taken or not fields:
+                continue
+            action = cast(AuditAction, fields["action"])
+            detail = f"{fields['detail']} count={fields['count']}"
+            await self.record(fields["actor"], action, detail=detail)
+            recorded += 1
+        return recorded
+
     async def verify(self, anchor: str | None = None) -> ChainCheck:
         """Walk the whole log and check every link and MAC (reads only).
 
@@ -262,6 +308,35 @@ class AuditLog:
                 found += 1
                 if limit is not None and found >= limit:
                     return
+
+    async def newest(
+        self,
+        before: str | None = None,
+        actor: str | None = None,
+        action: AuditAction | None = None,
+        limit: int = 500,
+    ) -> list[AuditEntry]:
+        """Up to `limit` entries, newest first, older than the entry id `before` if given
+        (the id of the last entry of the page before: a cursor)."""
+        if before is not None and not _STREAM_ID.fullmatch(before):
+            raise ValueError("before must be an entry id")
+        end = "+" if before is None else "(" + before
+        found: list[AuditEntry] = []
+        while len(found) < limit:
+            page = cast(_Page, await self._redis.xrevrange(keys.AUDIT, end, "-", count=_PAGE))
+            for raw_id, raw_fields in page:
+                fields = {as_text(k): as_text(v) for k, v in raw_fields.items()}
+                entry = _entry(raw_id, fields)
+                if (actor is None or entry.actor == actor) and (
+                    action is None or entry.action == action
+                ):
+                    found.append(entry)
+                    if len(found) >= limit:
+                        return found
+            if len(page) < _PAGE:
+                break
+            end = "(" + as_text(page[-1][0])
+        return found
 
     async def _raw(self, start: str, end: str) -> AsyncIterator[tuple[str, dict[str, str]]]:
         """(id, fields) of the stream's entries from `start` to `end`, a page at a time."""

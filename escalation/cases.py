@@ -94,6 +94,9 @@ class CaseMessage(BaseModel):
     author: str | None = None  # the staff username for staff messages
     text: str
     at: float
+    # What the engine found in a person's message (type, start, end), for the masked view;
+    # None for staff and bot texts, and for messages kept before it was recorded.
+    entities: list[tuple[str, int, int]] | None = None
 
 
 class Note(BaseModel):
@@ -263,7 +266,10 @@ class CaseStore:
             "reopened": "0",
             "content": self._seal(case_id, "content", source.model_dump_json().encode()),
         }
-        first = self._message(case_id, CaseMessage(sender="person", text=source.text, at=now))
+        first = self._message(
+            case_id,
+            CaseMessage(sender="person", text=source.text, at=now, entities=source.entities),
+        )
         link_key, link_ttl = link or (f"{keys.PREFIX}:no-link", 0)
         outcome, found = await self._open(
             keys=[
@@ -290,7 +296,14 @@ class CaseStore:
         )
         found_id = as_text(found)
         if as_text(outcome) == "person":
-            await self.add_message(found_id, "person", source.text, priority=priority, once=marker)
+            await self.add_message(
+                found_id,
+                "person",
+                source.text,
+                priority=priority,
+                once=marker,
+                entities=source.entities,
+            )
             await self.redis.expire(person, PERSON_LINK_TTL_S)
             return await self.case_of_message(source.channel, source.message_id) or found_id, False
         return found_id, as_text(outcome) == "opened"
@@ -395,6 +408,9 @@ class CaseStore:
         message = CaseMessage(sender="staff", author=agent, text=text, at=self.clock())
 
         def change(case: Case) -> dict[str, str]:
+            # A resolved case stays closed (and retention-bound) until the person writes.
+            if case.status == "resolved":
+                raise CaseError("the case is resolved")
             self._require_holder(case, agent)
             first = case.first_response_at if case.first_response_at else message.at
             return {"status": "waiting", "first_response_at": str(first)}
@@ -410,6 +426,7 @@ class CaseStore:
         *,
         priority: Priority | None = None,
         once: str | None = None,
+        entities: Sequence[tuple[str, int, int]] = (),
     ) -> CaseMessage:
         """A message from the person (or the bot) joins the conversation.
 
@@ -417,8 +434,10 @@ class CaseStore:
         higher priority (a follow-up that is an emergency) raises the case's. With
         `once` (a marker key) the message is added in the same step as the marker is
         set, and not at all when the marker already exists: a redelivery adds nothing.
+        `entities` are what the engine found in a person's message: masked in staff views.
         """
-        message = CaseMessage(sender=sender, text=text, at=self.clock())
+        found = list(entities) if sender == "person" else None
+        message = CaseMessage(sender=sender, text=text, at=self.clock(), entities=found)
 
         def change(case: Case) -> dict[str, str]:
             fields: dict[str, str] = {}

@@ -139,7 +139,10 @@ async def _form(request: web.Request, csrf: str) -> dict[str, str]:
     """The POSTed form, once its CSRF token checks out (403 otherwise)."""
     form = await request.post()
     given = form.get("csrf")
-    if not isinstance(given, str) or not hmac.compare_digest(given.encode(), csrf.encode()):
+    # Compared only when both are there: an absent token never equals an absent cookie.
+    if not (isinstance(given, str) and given and csrf) or not hmac.compare_digest(
+        given.encode(), csrf.encode()
+    ):
         raise problem(web.HTTPForbidden, "missing or wrong CSRF token")
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
@@ -174,7 +177,7 @@ async def login_form(request: web.Request) -> web.Response:
 
 async def login_submit(request: web.Request) -> web.Response:
     """`POST /console/login`: start a session and go to the queue."""
-    form = await _form(request, request.cookies.get(LOGIN_CSRF_COOKIE, "") or "\x00")
+    form = await _form(request, request.cookies.get(LOGIN_CSRF_COOKIE, ""))
     try:
         user = await login(
             request, form.get("username", "")[:64], form.get("password", "")[:1024], via="console"

@@ -109,6 +109,13 @@ def staff_session(digest: str) -> str:
 # Audit
 # Append-only stream of staff actions; trimmed only by age (the retention setting).
 AUDIT = f"{PREFIX}:audit"
+# Repeated events counted instead of recorded one by one, by the end of their window.
+AUDIT_REPEATS_DUE = f"{PREFIX}:audit:repeats-due"
+
+
+def audit_repeats(group: str, window: int) -> str:
+    """Hash of one counted event (actor, action, detail, count) for a group and window."""
+    return f"{PREFIX}:audit:repeats:{group}:{window}"
 
 
 # FAQ content under change control (public texts, stored in clear)

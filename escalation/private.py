@@ -19,6 +19,23 @@ from escalation import keys
 TOKEN_BYTES = 24
 
 
+# KEYS: an attempts counter. ARGV: its window (s). The attempt's number in the window.
+_RESERVE = """
+local n = redis.call('INCR', KEYS[1])
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
+
+async def reserve_attempt(redis: Redis, counter: str, window_s: int) -> int:
+    """Count one attempt in one step and return its number in the window.
+
+    Taken before the attempt is checked (a password, a link lookup): a burst sent at once
+    is counted as it arrives, so no more than the limit are ever checked.
+    """
+    return int(await redis.eval(_RESERVE, 1, counter, window_s))
+
+
 class TooManyGuesses(Exception):
     """A client has failed too many lookups this minute."""
 
@@ -62,16 +79,17 @@ class PrivateLinks:
         window = int(self.clock() // 60)
         # An IP address identifies a person too: only its digest is kept.
         guesses = keys.private_link_guesses(_digest(client)[:16], window)
-        failed = await self.redis.get(guesses)
-        if failed is not None and int(failed) >= self.guesses_per_min:
+        # Counted before the lookup and given back when it finds a case: a burst of
+        # guesses sent at once gets no more lookups than the limit.
+        if await reserve_attempt(self.redis, guesses, 120) > self.guesses_per_min:
             raise TooManyGuesses
         case_id = None
         if 20 <= len(token) <= 64:  # shape check before touching Redis
             found = await self.redis.get(keys.private_link(_digest(token)))
             case_id = found.decode() if isinstance(found, bytes) else found
-        if case_id is None:
+        if case_id is not None:
             async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.incr(guesses)
-                pipe.expire(guesses, 120)
+                pipe.decr(guesses)
+                pipe.expire(guesses, 120)  # never a counter without an end
                 await pipe.execute()
         return case_id

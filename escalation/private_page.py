@@ -185,7 +185,11 @@ async def send_message(request: web.Request) -> web.Response:
     try:
         before = await cases.get(case_id)
         await cases.add_message(
-            case_id, "person", message.text, priority="urgent" if urgent else None
+            case_id,
+            "person",
+            message.text,
+            priority="urgent" if urgent else None,
+            entities=[(e.type, e.start, e.end) for e in decision.entities],
         )
         if urgent:
             # The safety text for this kind of emergency, in the case's language.

@@ -16,6 +16,7 @@ from aiohttp import web
 from bot.appkeys import AUDIT, REDIS, STAFF
 from escalation import keys
 from escalation.cases import CaseError
+from escalation.private import reserve_attempt
 from escalation.staff import AuthError, Role, StaffUser
 
 # Who may work cases, read the audit log, and manage access.
@@ -67,32 +68,31 @@ def client_of(request: web.Request) -> str:
     return request.remote or "unknown"
 
 
-def _login_failures_key(username: str, client: str) -> str:
-    # Username and address identify people: only a digest goes into the key name.
-    digest = hashlib.sha256(f"{username}\x00{client}".encode()).hexdigest()[:24]
-    return keys.staff_login_failures(digest)
+def _login_digest(username: str, client: str) -> str:
+    # Username and address identify people: only a digest goes into key names.
+    return hashlib.sha256(f"{username}\x00{client}".encode()).hexdigest()[:24]
 
 
 async def login(request: web.Request, username: str, password: str, *, via: str) -> StaffUser:
     """Check a username and password, audited either way; AuthError on any failure.
 
-    Too many failures for one username from one client are refused without a check.
+    Each attempt for one username from one client takes a numbered place in the window
+    before its password is checked; past the allowance it is refused without a check.
     """
     redis, audit = request.app[REDIS], request.app[AUDIT]
-    counter = _login_failures_key(username, client_of(request))
-    failures = await redis.get(counter)
+    digest = _login_digest(username, client_of(request))
+    counter = keys.staff_login_failures(digest)
+    attempt = await reserve_attempt(redis, counter, _LOGIN_WINDOW_S)
     # An unknown or malformed username is recorded under a fixed actor, never as typed.
     actor = username if await request.app[STAFF].get(username) is not None else "unknown"
-    if failures is not None and int(failures) >= LOGIN_FAILURES_ALLOWED:
-        await audit.record(actor, "login_failed", detail=f"{via}:throttled")
+    if attempt > LOGIN_FAILURES_ALLOWED:
+        # Counted, and recorded once per user, address and window with the count.
+        detail = f"{via}:throttled src={digest[:12]}"
+        await audit.count_repeat(actor, "login_failed", detail, digest, _LOGIN_WINDOW_S)
         raise AuthError
     try:
         user = await request.app[STAFF].authenticate(username, password)
     except AuthError:
-        async with redis.pipeline(transaction=True) as pipe:
-            pipe.incr(counter)
-            pipe.expire(counter, _LOGIN_WINDOW_S)
-            await pipe.execute()
         await audit.record(actor, "login_failed", detail=via)
         raise
     await redis.delete(counter)
@@ -103,8 +103,8 @@ async def login(request: web.Request, username: str, password: str, *, via: str)
 def mask(text: str, spans: Sequence[tuple[str, int, int]] = ()) -> str:
     """The text with the given entity spans replaced by `[TYPE]` and digit runs by `[NUMBER]`.
 
-    Deliberately simple (no NLP on a page view): the opening message's spans come from its
-    triage; later messages get only the digit mask. Staff reveal the full text when needed.
+    Deliberately simple (no NLP on a page view): each message of the person keeps the spans
+    its triage found. Staff reveal the full text when needed.
     """
     out, last = [], 0
     valid = [s for s in spans if 0 <= s[1] < s[2] <= len(text)]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Protocol
 
 from aiohttp import ClientSession
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nlu.models import Decision
 
@@ -19,6 +20,11 @@ class MessageKind(StrEnum):
     MENTION = "mention"  # public post that mentions the page (X)
     DIRECT = "direct"  # private message (Messenger, X DM)
     API = "api"  # the generic API: the integrator decides what to do
+
+
+# JSON can carry half of a UTF-16 pair ("\ud800"), which no UTF-8 text can hold.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_NOT_AN_ID = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 class InboundMessage(BaseModel):
@@ -34,6 +40,28 @@ class InboundMessage(BaseModel):
     thread_id: str | None = None  # post / media / conversation the message belongs to
     account_id: str | None = None  # our page / account that received it
     author_name: str | None = None
+
+    @field_validator("text", "author_name")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        # A broken emoji is no reason to lose the message: it reads as U+FFFD.
+        return None if value is None else _LONE_SURROGATE.sub("\ufffd", value)
+
+    @field_validator("platform", "message_id", "author_id", "thread_id", "account_id")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and _NOT_AN_ID.search(value):
+            raise ValueError("ids are printable text")
+        return value
+
+
+class PartlyMalformed(ValueError):
+    """Some items of a delivery are malformed: `messages` holds the good ones, `problems`
+    says where the others are and what is wrong with them (never their content)."""
+
+    def __init__(self, messages: list[InboundMessage], problems: list[str]) -> None:
+        super().__init__(f"{len(problems)} malformed item(s): {problems[0]}")
+        self.messages, self.problems = messages, problems
 
 
 class ActionKind(StrEnum):
@@ -76,7 +104,8 @@ class Connector(Protocol):
         ...
 
     def parse(self, body: bytes) -> list[InboundMessage]:
-        """Messages in a verified webhook body; ValueError when it is malformed."""
+        """Messages in a verified webhook body; ValueError when it is malformed
+        (PartlyMalformed, with the good messages, when only some of its items are)."""
         ...
 
     def plan(

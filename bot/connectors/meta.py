@@ -19,6 +19,7 @@ from bot.connectors.base import (
     MessageKind,
     OutboundAction,
     OutboundError,
+    PartlyMalformed,
 )
 from nlu.models import Decision, Signal
 
@@ -99,26 +100,42 @@ class MetaConnector:
             # Other subscriptions (user, permissions…) carry nothing to triage.
             return []
         messages: list[InboundMessage] = []
+        # One malformed item never costs the others: each is read on its own.
+        problems: list[str] = []
         for index, raw_entry in enumerate(entries):
             where = f"entry[{index}]"
-            entry = _object(raw_entry, where)
-            account = _graph_id(entry.get("id"), f"{where}.id")
-            if "changes" in entry:
-                changes = _array(entry["changes"], f"{where}.changes")
-                for number, raw_change in enumerate(changes):
-                    change = _object(raw_change, f"{where}.changes[{number}]")
-                    message = self._change(network, account, change, f"{where}.changes[{number}]")
-                    if message is not None:
-                        messages.append(message)
-            if "messaging" in entry:
-                events = _array(entry["messaging"], f"{where}.messaging")
-                for number, raw_event in enumerate(events):
-                    event = _object(raw_event, f"{where}.messaging[{number}]")
-                    message = self._messaging(
-                        network, account, event, f"{where}.messaging[{number}]"
-                    )
-                    if message is not None:
-                        messages.append(message)
+            try:
+                entry = _object(raw_entry, where)
+                account = _graph_id(entry.get("id"), f"{where}.id")
+                changes = _array(entry.get("changes", []), f"{where}.changes")
+                events = _array(entry.get("messaging", []), f"{where}.messaging")
+            except ValueError as exc:
+                problems.append(str(exc))
+                continue
+            for number, raw_change in enumerate(changes):
+                item = f"{where}.changes[{number}]"
+                try:
+                    change = _object(raw_change, item)
+                    message = self._change(network, account, change, item)
+                except ValueError as exc:
+                    problems.append(str(exc))
+                    continue
+                if message is not None:
+                    messages.append(message)
+            for number, raw_event in enumerate(events):
+                item = f"{where}.messaging[{number}]"
+                try:
+                    event = _object(raw_event, item)
+                    message = self._messaging(network, account, event, item)
+                except ValueError as exc:
+                    problems.append(str(exc))
+                    continue
+                if message is not None:
+                    messages.append(message)
+        if problems and not messages:
+            raise ValueError(problems[0])
+        if problems:
+            raise PartlyMalformed(messages, problems)
         return messages
 
     def plan(

@@ -180,3 +180,16 @@ async def test_an_unsupported_language_is_never_answered_in_public(client: TestC
     assert decision["action"] == "escalate"
     assert "lang_unsupported:fr" in decision["reasons"]
     assert decision["reply"] != FALLBACK_REPLY
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [("GET", "/v1/messages", "POST"), ("DELETE", "/v1/cases", "GET"), ("PUT", "/healthz", "GET")],
+)
+async def test_a_wrong_method_gets_405_with_allow(
+    client: TestClient, method: str, path: str, allowed: str
+) -> None:
+    response = await client.request(method, path)
+    assert response.status == 405
+    assert allowed in response.headers["Allow"].split(",")
+    assert "error" in await response.json()

@@ -236,6 +236,72 @@ async def test_malformed_oversized_and_wrong_type_bodies_get_4xx(client: TestCli
     assert (await client.post("/webhooks/meta", data=body, headers=headers)).status == 415
 
 
+async def seen(redis_url: str, *message_ids: str) -> list[int]:
+    redis = Redis.from_url(redis_url)
+    try:
+        return [await redis.exists(keys.seen("meta", m)) for m in message_ids]
+    finally:
+        await redis.aclose()
+
+
+@pytest.mark.parametrize(
+    ("comment_id", "text"),
+    [
+        ("c_surrogate", "it hurts \ud800 here"),
+        ("c_nul", "it hurts \x00 here"),
+        ("c_bom", "\ufeffhi"),
+    ],
+)
+async def test_a_lone_surrogate_or_nul_in_the_text_is_recorded_not_a_500(
+    client: TestClient, redis_url: str, comment_id: str, text: str
+) -> None:
+    body = comment(comment_id, text)
+    assert b"\\ud800" in body or b"\\u0000" in body or b"\\ufeff" in body
+    response = await client.post("/webhooks/meta", data=body, headers=signed(body))
+    assert response.status == 200
+    assert await response.json() == {"received": 1, "new": 1}
+    assert await seen(redis_url, comment_id) == [1]
+
+
+def messenger(*events: dict[str, object]) -> bytes:
+    entry = {"id": PAGE_ID, "time": 1, "messaging": list(events)}
+    return json.dumps({"object": "page", "entry": [entry]}).encode()
+
+
+def direct(mid: str, text: str = "what are your opening hours?") -> dict[str, object]:
+    return {"sender": {"id": "5532019987431299"}, "message": {"mid": mid, "text": text}}
+
+
+async def test_one_bad_entry_never_keeps_the_others_from_being_recorded(
+    client: TestClient, redis_url: str
+) -> None:
+    good = json.loads(comment("c_mixed_good", "what time is visiting?"))
+    bad_entry = {"id": "1/../me", "changes": []}
+    body = json.dumps(
+        {"object": "page", "entry": [bad_entry, good["entry"][0], "Harold Finch"]}
+    ).encode()
+    response = await client.post("/webhooks/meta", data=body, headers=signed(body))
+    assert response.status == 200
+    answer = await response.json()
+    assert (answer["received"], answer["new"], len(answer["skipped"])) == (1, 1, 2)
+    assert "Harold" not in json.dumps(answer)
+    assert await seen(redis_url, "c_mixed_good") == [1]
+    events = [direct("m_ok_1"), direct("m_bad_\ud800"), direct("m_bad_\x00"), direct("m_ok_2")]
+    body = messenger(*events)
+    response = await client.post("/webhooks/meta", data=body, headers=signed(body))
+    assert response.status == 200
+    assert (await response.json())["new"] == 2
+    assert await seen(redis_url, "m_ok_1", "m_ok_2") == [1, 1]
+
+
+@pytest.mark.parametrize("mid", ["m_\ud800", "m_\x00", "\ud800"])
+async def test_a_delivery_with_only_a_bad_id_gets_400(client: TestClient, mid: str) -> None:
+    body = messenger(direct(mid))
+    response = await client.post("/webhooks/meta", data=body, headers=signed(body))
+    assert response.status == 400
+    assert "error" in await response.json()
+
+
 async def test_failed_platform_calls_are_retried_then_shown_in_the_case(
     client: TestClient, graph: tuple[GraphApi, str]
 ) -> None:

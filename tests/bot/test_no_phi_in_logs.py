@@ -159,3 +159,35 @@ async def test_phi_sent_everywhere_never_reaches_the_logs(
     for value in PHI.values():
         assert value not in logged
         assert value.lower() not in logged.lower()
+
+
+async def test_a_malformed_header_is_logged_without_its_line_and_without_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    secret = "Bearer sekrit-token-4455667"
+    # The runner options `triagebot serve` uses: its access log and server log.
+    server = TestServer(app)
+    await server.start_server(**RUNNER_OPTIONS)
+    try:
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        request = f"GET /healthz HTTP/1.1\r\nHost: x\r\nAuthorization: {secret}\x01\r\n\r\n"
+        writer.write(request.encode())
+        await writer.drain()
+        answer = await reader.read()
+        writer.close()
+        await writer.wait_closed()
+    finally:
+        await server.close()
+    assert answer.split(b" ", 2)[1] == b"400"
+    logged = everything_logged(caplog.records)
+    assert "sekrit" not in logged
+    assert "4455667" not in logged
+    assert "AssertionError" not in logged
+    assert "(unmatched) 400" in logged  # the access line is still written

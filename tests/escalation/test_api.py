@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from bot.app import create_app
-from bot.appkeys import AUDIT, CASES, CONNECTORS, STAFF
+from bot.appkeys import AUDIT, CASES, CIPHER, CONNECTORS, REDIS, STAFF
 from bot.connectors.base import ActionKind, OutboundAction, OutboundError
 from bot.settings import Settings
+from escalation.audit import AuditLog
 from escalation.cases import Source
+from escalation.web_auth import LOGIN_FAILURES_ALLOWED
 
 PASSWORD = "correct horse battery"
 SECRET_TEXT = "I am Harold Finch, my MRN is 4455667 and I have chest pain"
@@ -95,6 +100,58 @@ async def test_repeated_login_failures_are_throttled(client: TestClient) -> None
     assert right.status == 401
 
 
+async def answered(requests: list[asyncio.Future[ClientResponse]], count: int) -> None:
+    """Wait until `count` of the requests have their answer."""
+    for n, next_answer in enumerate(asyncio.as_completed(requests), 1):
+        await next_answer
+        if n == count:
+            return
+
+
+async def login_failures(client: TestClient, name: str, detail: str | None = None) -> int:
+    entries = client.app[AUDIT].entries(actor=name, action="login_failed")
+    return len([e async for e in entries if detail is None or e.detail == detail])
+
+
+async def test_a_burst_of_wrong_passwords_checks_at_most_the_limit_and_locks_the_user(
+    client: TestClient,
+) -> None:
+    name = await add_user(client, "agent")
+    wrong = {"username": name, "password": "wrong password!"}
+    burst = [asyncio.ensure_future(client.post("/v1/auth/token", json=wrong)) for _ in range(100)]
+    # Once as many as the allowance are answered, the right password sent during the
+    # burst is refused.
+    await answered(burst, LOGIN_FAILURES_ALLOWED)
+    right = {"username": name, "password": PASSWORD}
+    during = await client.post("/v1/auth/token", json=right)
+    statuses = [r.status for r in await asyncio.gather(*burst)]
+    after = await client.post("/v1/auth/token", json=right)
+    assert statuses == [401] * 100
+    assert (during.status, after.status) == (401, 401)
+    assert await login_failures(client, name, "api") <= LOGIN_FAILURES_ALLOWED
+
+
+async def test_throttled_logins_are_recorded_once_per_window_with_their_count(
+    client: TestClient,
+) -> None:
+    name = await add_user(client, "agent")
+    wrong = {"username": name, "password": "wrong password!"}
+    windows = {int(time.time() // 300)}
+    for _ in range(LOGIN_FAILURES_ALLOWED + 40):
+        assert (await client.post("/v1/auth/token", json=wrong)).status == 401
+    windows.add(int(time.time() // 300))
+    assert await login_failures(client, name) <= LOGIN_FAILURES_ALLOWED + len(windows) - 1
+    # Once the window is over, housekeeping records the count.
+    later = AuditLog(client.app[REDIS], client.app[CIPHER], clock=lambda: time.time() + 600)
+    await later.flush_repeats()
+    entries = client.app[AUDIT].entries(actor=name, action="login_failed")
+    throttled = [e.detail or "" async for e in entries if "throttled" in (e.detail or "")]
+    assert len(throttled) == len(windows)
+    assert sum(int(d.rsplit("count=", 1)[1]) for d in throttled) == 40
+    assert all(d.startswith("api:throttled src=") for d in throttled)
+    assert await later.flush_repeats() == 0
+
+
 async def test_disabled_users_token_fails_on_its_next_request(client: TestClient) -> None:
     name = await add_user(client, "agent")
     headers = await token_for(client, name)
@@ -126,6 +183,28 @@ async def test_compliance_reads_audit_but_cannot_work_cases(client: TestClient) 
     assert all(e["action"] == "login" for e in (await response.json())["entries"])
     assert (await client.get("/v1/cases", headers=officer)).status == 403
     assert (await client.get("/v1/audit?action=bogus", headers=officer)).status == 400
+
+
+async def test_audit_reads_newest_first_and_pages_back_with_a_cursor(client: TestClient) -> None:
+    officer = await token_for(client, await add_user(client, "compliance"))
+    actor = f"cli:pager{secrets.token_hex(3)}"
+    for n in range(7):
+        await client.app[AUDIT].record(actor, "user_add", detail=f"n={n}")
+    pages, before = [], None
+    while True:
+        query = f"/v1/audit?actor={actor}&limit=3" + (f"&before={before}" if before else "")
+        response = await client.get(query, headers=officer)
+        assert response.status == 200
+        page = await response.json()
+        pages.append([e["detail"] for e in page["entries"]])
+        before = page["next"]
+        if before is None:
+            break
+    assert pages == [["n=6", "n=5", "n=4"], ["n=3", "n=2", "n=1"], ["n=0"]]
+    newest = await (await client.get("/v1/audit?limit=1", headers=officer)).json()
+    assert newest["entries"][0]["action"] == "export"  # the read just before this one
+    bad = await client.get("/v1/audit?before=1-2;drop", headers=officer)
+    assert bad.status == 400
 
 
 async def test_admin_changes_a_role_audited_and_old_token_stops_working(
@@ -190,6 +269,19 @@ async def test_each_reveal_is_audited_with_actor_time_and_case(client: TestClien
     ]
     assert len(reveals) == 2
     assert all(e.actor == name and e.at >= before for e in reveals)
+
+
+async def test_a_reply_to_a_resolved_case_gets_409_and_leaves_it_resolved(
+    client: TestClient,
+) -> None:
+    headers = await token_for(client, await add_user(client, "agent"))
+    case_id = await open_case(client)
+    assert (await client.post(f"/v1/cases/{case_id}/resolve", headers=headers)).status == 200
+    reply = await client.post(f"/v1/cases/{case_id}/reply", json={"text": "hi"}, headers=headers)
+    assert reply.status == 409
+    case = await client.app[CASES].get(case_id)
+    assert case.status == "resolved"
+    assert case.resolved_at is not None
 
 
 async def test_claim_reply_resolve_flow(client: TestClient) -> None:

@@ -177,6 +177,30 @@ async def test_reading_pages_through_a_long_log(audit: AuditLog, redis: Redis) -
     assert len([e async for e in audit.entries(actor="user1000")]) == 1
 
 
+def stream_order(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq)
+
+
+async def test_newest_first_pages_back_past_thousands_of_entries(
+    audit: AuditLog, redis: Redis
+) -> None:
+    async with redis.pipeline(transaction=False) as pipe:
+        for i in range(6000):
+            pipe.xadd(keys.AUDIT, {"actor": "bob" if i % 1000 == 0 else "eve", "action": "login"})
+        await pipe.execute()
+    first = await audit.newest(limit=2)
+    assert [e.actor for e in first] == ["eve", "eve"]
+    assert stream_order(first[0].id) > stream_order(first[1].id)
+    bobs = await audit.newest(actor="bob", limit=4)
+    assert len(bobs) == 4
+    older = await audit.newest(before=bobs[-1].id, actor="bob", limit=4)
+    assert len(older) == 2
+    assert stream_order(older[0].id) < stream_order(bobs[-1].id)
+    with pytest.raises(ValueError, match="entry id"):
+        await audit.newest(before="+")
+
+
 async def test_trim_removes_only_entries_older_than_the_retention(redis: Redis) -> None:
     writer = AuditLog(redis, CIPHER)
     old = await writer.record("alice", "login")
@@ -198,9 +222,34 @@ async def test_trim_refuses_a_retention_under_a_day(audit: AuditLog) -> None:
     assert len([e async for e in audit.entries()]) == 1
 
 
+async def test_repeats_are_one_entry_per_group_and_window_recorded_once(redis: Redis) -> None:
+    now = [1_800_000_000.0]
+    audit = AuditLog(redis, CIPHER, clock=lambda: now[0])
+    for group in ("a", "a", "a", "b"):
+        await audit.count_repeat("alice", "login_failed", "api:throttled", group, 300)
+    assert await audit.flush_repeats() == 0  # the window is not over yet
+    assert [e async for e in audit.entries()] == []
+    now[0] += 300
+    flushers = [AuditLog(redis, CIPHER, clock=lambda: now[0]) for _ in range(4)]
+    assert sum(await asyncio.gather(*(f.flush_repeats() for f in flushers))) == 2
+    details = sorted([e.detail or "" async for e in audit.entries()])
+    assert details == ["api:throttled count=1", "api:throttled count=3"]
+    assert (await audit.verify()).broken_at is None
+
+
 def test_there_is_no_way_to_edit_or_delete_one_entry() -> None:
     public = {name for name in vars(AuditLog) if not name.startswith("_")}
-    assert public == {"record", "entries", "export_csv", "export_jsonl", "trim", "verify"}
+    assert public == {
+        "record",
+        "count_repeat",
+        "flush_repeats",
+        "entries",
+        "newest",
+        "export_csv",
+        "export_jsonl",
+        "trim",
+        "verify",
+    }
 
 
 async def test_an_entry_of_a_retired_action_still_reads_and_exports(

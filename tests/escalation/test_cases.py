@@ -145,6 +145,39 @@ async def test_a_new_message_from_the_same_person_joins_their_case(store: CaseSt
     assert len(await store.thread(first)) == 2
 
 
+async def test_each_message_of_the_person_keeps_its_entities(store: CaseStore) -> None:
+    first = source(1, "I am Jo Smith", author="p")
+    first.entities = [("PERSON", 5, 13)]
+    later = source(2, "now at 12 Elm St", author="p")
+    later.entities = [("STREET_ADDRESS", 7, 16)]
+    case_id, _ = await store.open(first, "normal", ["phi:PERSON"])
+    await store.open(later, "normal", ["phi:STREET_ADDRESS"])
+    await store.claim("ana", case_id)
+    await store.reply(case_id, "ana", "call 911 or 988")
+    await store.add_message(case_id, "person", "I'm Jo", entities=[("PERSON", 4, 6)])
+    thread = await store.thread(case_id)
+    assert [m.entities for m in thread] == [
+        [("PERSON", 5, 13)],
+        [("STREET_ADDRESS", 7, 16)],
+        None,
+        [("PERSON", 4, 6)],
+    ]
+
+
+async def test_a_staff_reply_to_a_resolved_case_is_refused_and_it_stays_purgeable(
+    store: CaseStore, clock: Clock
+) -> None:
+    case_id, _ = await store.open(source(1), "normal", ["health_info"])
+    await store.resolve(case_id, "ana")
+    with pytest.raises(CaseError) as refused:
+        await store.reply(case_id, "ana", "one more thing")
+    assert refused.value.status == 409
+    case = await store.get(case_id)
+    assert (case.status, len(await store.thread(case_id))) == ("resolved", 1)
+    clock.now += 10
+    assert await store.purge_resolved(older_than_s=5) == 1
+
+
 async def test_sla_breach_is_reported_once(store: CaseStore, clock: Clock) -> None:
     late, _ = await store.open(source(1), "urgent", [])
     answered, _ = await store.open(source(2), "urgent", [])

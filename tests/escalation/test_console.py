@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import ClientResponse
+from aiohttp import ClientResponse, ClientSession, DummyCookieJar
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
@@ -16,7 +17,8 @@ from bot.app import create_app
 from bot.appkeys import AUDIT, CASES, STAFF
 from bot.settings import Settings
 from escalation.cases import Source
-from escalation.console import cookie_options
+from escalation.console import LOGIN_CSRF_COOKIE, cookie_options
+from escalation.web_auth import LOGIN_FAILURES_ALLOWED
 
 PASSWORD = "correct horse battery"
 SECRET = "I am Harold Finch and my MRN is 4455667"
@@ -108,6 +110,56 @@ async def test_login_without_its_csrf_cookie_or_with_a_wrong_password_fails(
     assert "Invalid username or password" in await wrong.text()
 
 
+async def test_a_burst_of_wrong_console_passwords_checks_at_most_the_limit(
+    client: TestClient,
+) -> None:
+    name = f"agent{secrets.token_hex(3)}"
+    await client.app[STAFF].add(name, "agent", PASSWORD)
+    csrf = csrf_of(await (await client.get("/console/login")).text())
+    # Without a cookie jar: each refusal sets a new login cookie, the burst keeps the first.
+    async with ClientSession(cookie_jar=DummyCookieJar()) as session:
+
+        def attempt(password: str) -> asyncio.Future[ClientResponse]:
+            return asyncio.ensure_future(
+                session.post(
+                    client.make_url("/console/login"),
+                    data={"csrf": csrf, "username": name, "password": password},
+                    headers={"Cookie": f"{LOGIN_CSRF_COOKIE}={csrf}"},
+                    allow_redirects=False,
+                )
+            )
+
+        burst = [attempt("wrong password!") for _ in range(100)]
+        for n, next_answer in enumerate(asyncio.as_completed(burst), 1):
+            await next_answer
+            if n == LOGIN_FAILURES_ALLOWED:
+                break
+        during = await attempt(PASSWORD)
+        statuses = [r.status for r in await asyncio.gather(*burst)]
+    assert statuses == [401] * 100
+    assert during.status == 401
+    entries = client.app[AUDIT].entries(actor=name, action="login_failed")
+    checked = [e async for e in entries if e.detail == "console"]
+    assert len(checked) <= LOGIN_FAILURES_ALLOWED
+
+
+@pytest.mark.parametrize("csrf", ["\x00", "", " "])
+async def test_login_without_the_csrf_cookie_is_refused_whatever_the_token(
+    client: TestClient, csrf: str
+) -> None:
+    name = f"agent{secrets.token_hex(3)}"
+    await client.app[STAFF].add(name, "agent", PASSWORD)
+    client.session.cookie_jar.clear()
+    response = await client.post(
+        "/console/login",
+        data={"csrf": csrf, "username": name, "password": PASSWORD},
+        allow_redirects=False,
+    )
+    assert response.status == 403
+    assert "triage_session" not in response.cookies
+    assert [e async for e in client.app[AUDIT].entries(actor=name, action="login")] == []
+
+
 async def test_pages_need_a_session(client: TestClient) -> None:
     client.session.cookie_jar.clear()
     for path in ("/console", "/console/events", "/console/cases/abc"):
@@ -153,6 +205,23 @@ async def test_case_page_masks_and_reveal_is_audited(client: TestClient) -> None
     assert "Harold Finch" in await revealed.text()
     actions = [e.action async for e in client.app[AUDIT].entries(actor=name) if e.case_id]
     assert actions == ["case_view", "reveal"]
+
+
+async def test_case_page_masks_every_message_of_the_person_but_not_staff_texts(
+    client: TestClient,
+) -> None:
+    name, _ = await log_in(client)
+    case_id = await open_case(client)
+    follow_up = "I'm at 12 Elm St, my name is Jo Smith"
+    spans = [("STREET_ADDRESS", 7, 16), ("PERSON", 29, 37)]
+    await client.app[CASES].add_message(case_id, "person", follow_up, entities=spans)
+    await client.app[CASES].claim(name, case_id)
+    await client.app[CASES].reply(case_id, name, "Please call 911 or 988 now")
+    page = await (await client.get(f"/console/cases/{case_id}")).text()
+    assert "I&#x27;m at [STREET_ADDRESS], my name is [PERSON]" in page
+    assert "Please call 911 or 988 now" in page
+    assert "Elm" not in page
+    assert "Smith" not in page
 
 
 async def test_claim_reply_transfer_resolve_from_the_console(client: TestClient) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 from collections.abc import AsyncIterator
 
 import pytest
@@ -98,6 +100,26 @@ async def test_private_link_guessing_is_limited(redis: Redis) -> None:
     with pytest.raises(TooManyGuesses):
         await links.case_for(token, "198.51.100.7")
     assert await links.case_for(token, "198.51.100.8") == "case1"  # other clients unaffected
+
+
+async def test_concurrent_guesses_get_no_more_lookups_than_the_limit(redis: Redis) -> None:
+    links = PrivateLinks(redis, ttl_s=60, guesses_per_min=3, clock=lambda: 600.0)
+    token = await links.issue("case1")
+    client = f"198.51.100.{secrets.randbelow(200)}"
+    burst = [links.case_for(f"wrong-token-guess-number-{n}", client) for n in range(50)]
+    outcomes = await asyncio.gather(*burst, return_exceptions=True)
+    assert outcomes.count(None) == 3
+    assert all(isinstance(o, TooManyGuesses) for o in outcomes if o is not None)
+    with pytest.raises(TooManyGuesses):
+        await links.case_for(token, client)
+
+
+async def test_a_found_link_does_not_count_as_a_guess(redis: Redis) -> None:
+    links = PrivateLinks(redis, ttl_s=60, guesses_per_min=3, clock=lambda: 1200.0)
+    token = await links.issue("case1")
+    client = f"198.51.100.{secrets.randbelow(200)}"
+    for _ in range(10):
+        assert await links.case_for(token, client) == "case1"
 
 
 async def test_urgent_case_alert_carries_no_content(redis: Redis) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -98,6 +99,20 @@ async def test_a_guessing_client_gets_429(client: TestClient) -> None:
     assert (await client.get(real)).status == 429
 
 
+async def test_a_burst_of_guesses_gets_at_most_the_limit_of_lookups(client: TestClient) -> None:
+    real = await link(client, await open_case(client))
+    # The limit is per clock minute: start where the burst cannot run into the next one.
+    if time.time() % 60 > 50:
+        await asyncio.sleep(60.5 - time.time() % 60)
+    guesses = [
+        asyncio.ensure_future(client.get(f"/p/{secrets.token_urlsafe(24)}")) for _ in range(100)
+    ]
+    statuses = [r.status for r in await asyncio.gather(*guesses)]
+    assert statuses.count(404) == GUESSES_PER_MIN
+    assert statuses.count(429) == 100 - GUESSES_PER_MIN
+    assert (await client.get(real)).status == 429
+
+
 async def test_a_message_reopens_a_resolved_case(client: TestClient) -> None:
     case_id = await open_case(client)
     url = await link(client, case_id)
@@ -113,6 +128,29 @@ async def test_a_message_reopens_a_resolved_case(client: TestClient) -> None:
     assert form.headers["Location"] == url
     texts = [m.text for m in await client.app[CASES].thread(case_id)]
     assert texts[-2:] == ["it hurts again", "still there?"]
+
+
+async def test_follow_ups_are_masked_for_staff_and_staff_texts_are_not(
+    client: TestClient,
+) -> None:
+    name = f"agent{secrets.token_hex(3)}"
+    await client.app[STAFF].add(name, "agent", PASSWORD)
+    login = await client.post("/v1/auth/token", json={"username": name, "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {(await login.json())['token']}"}
+    case_id = await open_case(client)
+    url = await link(client, case_id)
+    follow_up = "I'm scared. I'm at 12 Elm St, my name is Jo Smith"
+    assert (await client.post(f"{url}/messages", json={"text": follow_up})).status == 201
+    await client.post(f"/v1/cases/{case_id}/claim", headers=headers)
+    reply = {"text": "Please call 911 or 988 now"}
+    assert (await client.post(f"/v1/cases/{case_id}/reply", json=reply, headers=headers)).ok
+    view = await (await client.get(f"/v1/cases/{case_id}", headers=headers)).json()
+    texts = [m["text"] for m in view["thread"]]
+    assert texts[1] == "I'm scared. I'm at [STREET_ADDRESS], my name is [PERSON]"
+    assert texts[2] == "Please call 911 or 988 now"
+    assert not any("Elm" in t or "Smith" in t or "99887766" in t for t in texts)
+    revealed = await (await client.get(f"/v1/cases/{case_id}?reveal=1", headers=headers)).json()
+    assert revealed["thread"][1]["text"] == follow_up
 
 
 async def test_bad_messages_are_refused_without_echo(client: TestClient) -> None:
