@@ -359,7 +359,12 @@ class TriageEngine:
             signals.add(Signal.HEALTH_INFO if personal else Signal.MEDICAL_ADVICE)
         if chosen.set_apart is None and guarded and not all_kinds:
             chosen = crisis.Crisis(frozenset(), (), guarded)
-        elif chosen.set_apart is None and not all_kinds and crisis.history(bare, native):
+        elif (
+            chosen.set_apart is None
+            and not all_kinds
+            and guess.name == "emergency"
+            and crisis.history(bare, native)
+        ):
             # Told as history: the classifier's emergency vote alone is then not one.
             chosen = crisis.Crisis(frozenset(), chosen.groups, "history")
         if guarded and not all_kinds:

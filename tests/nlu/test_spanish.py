@@ -64,3 +64,36 @@ def test_every_spanish_faq_example_is_answered(engine: TriageEngine) -> None:
         t for d, (_, t, _) in zip(decisions, examples, strict=True) if d.action != "reply"
     ]
     assert unanswered == []
+
+
+@pytest.mark.parametrize(
+    ("text", "entity"),
+    [
+        ("me llamo Rosa Martinez y quiero saber si ya estan mis resultados", "PERSON"),
+        ("mi hija Ana Lopez tiene cita el martes", "PERSON"),
+        ("naci el 3 de mayo de 1980 y necesito mi historial", "DATE_OF_BIRTH"),
+        ("mi fecha de nacimiento es 12/03/1985", "DATE_OF_BIRTH"),
+        ("mi numero de miembro es XJH448812", "MEMBER_ID"),
+        ("vivo en 1420 calle Olmo, apartamento 5", "STREET_ADDRESS"),
+    ],
+)
+def test_spanish_identifiers_are_found_and_escalate(
+    engine: TriageEngine, text: str, entity: str
+) -> None:
+    decision = engine.triage("es-phi", text)
+    assert decision.action == "escalate", decision.reasons
+    assert f"phi:{entity}" in decision.reasons
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mi hijo tiene cita el martes, donde me estaciono",
+        "vivo en Texas hace 5 años, tienen pediatras?",
+    ],
+)
+def test_spanish_words_after_a_cue_are_not_taken_for_identifiers(
+    engine: TriageEngine, text: str
+) -> None:
+    decision = engine.triage("es-plain", text)
+    assert not [r for r in decision.reasons if r.startswith("phi:")], decision.reasons

@@ -31,7 +31,10 @@ class AddressInContextRecognizer(RegexRecognizer):
         r"(?:ed)?\s+(?:it\s+|this\s+|them\s+)?to|stop\s+at|meet\s+(?:you|me|us)\s+at"
         r"|moved\s+to|side\s+of|find\s+(?:me|us|it)\s+at|return(?:ed)?\s+to"
         r"|address\s+(?:of|linked|for)\b[^.?!]{0,50}?\b(?:is|to)|enter\s+on"
-        r"|meet\s+(?:\w+\s+){0,3}?at)(?=\s)",
+        r"|meet\s+(?:\w+\s+){0,3}?at"
+        # Spanish: "vivo en", "mi dirección es", "mándenlo a"
+        r"|viv(?:o|e|imos|en)\s+en|(?:mi|su|nuestra)\s+direcci[oó]n\s*(?:es|:)?"
+        r"|direcci[oó]n\s*:|domicilio\s*(?:es|:)?|(?:m[aá]ndenlo|env[ií]enlo|env[ií]en)\s+a)(?=\s)",
         re.IGNORECASE,
     )
     # A hospital's own locations are public knowledge, not someone's address.
@@ -46,7 +49,15 @@ class AddressInContextRecognizer(RegexRecognizer):
     # Numbers that are not house numbers: times, amounts, quantities.
     NOT_ADDRESS: ClassVar[re.Pattern[str]] = re.compile(
         r"\s*(?:\d{1,2}(?::\d\d)?\s*(?:am|pm|a\.m|p\.m)|\$|\d+\s*(?:%|percent|minutes?|mins?"
-        r"|hours?|hrs?|days?|weeks?|months?|years?|people|times)\b)",
+        r"|hours?|hrs?|days?|weeks?|months?|years?|people|times|a[ñn]os|meses|d[ií]as|semanas"
+        r"|horas|minutos|veces|personas)\b)",
+        re.IGNORECASE,
+    )
+
+    DIGITS: ClassVar[re.Pattern[str]] = re.compile(r"\d+")
+    UNIT_AFTER: ClassVar[re.Pattern[str]] = re.compile(
+        r"\s*(?:%|percent|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?|people|times"
+        r"|a[ñn]os|meses|d[ií]as|semanas|horas|minutos|veces|personas)\b",
         re.IGNORECASE,
     )
 
@@ -63,5 +74,9 @@ class AddressInContextRecognizer(RegexRecognizer):
             value = self.VALUE.match(text, cue.end())
             if value is None or self.NOT_ADDRESS.match(text, value.start(1)):
                 continue
+            if len(self.DIGITS.findall(value.group(1))) == 1 and self.UNIT_AFTER.match(
+                text, value.end(1)
+            ):
+                continue  # "lives in Texas 5 years", "vivo en Texas hace 5 años": a duration
             results.append(self._result(value.start(1), value.end(1), self.SCORE))
         return results

@@ -14,6 +14,10 @@ _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)(?![a-z])\.?"
 )
+_MONTH_ES = (
+    r"(?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre"
+    r"|noviembre|diciembre)(?![a-z])"
+)
 _DAY = r"(?:3[01]|[12]\d|0?[1-9])(?:st|nd|rd|th)?(?![a-z0-9])"
 _YEAR4 = r"(?:1[89]|20)\d\d(?!\d)"
 _YEAR = r"(?:" + _YEAR4 + r"|['’]\d\d(?!\d))"
@@ -35,7 +39,23 @@ _DATE = (
     # March 3, 1988; Mar. 3rd 1988; march 3, 88
     r"|" + _MONTH + r"[ \t]*" + _DAY + r"(?:,?[ \t]*" + _YEAR + r"|,[ \t]*\d\d(?!\d))?"
     # March 1988 (month and year still narrow a birth date down)
-    r"|" + _MONTH + r",?[ \t]*" + _YEAR4 + r")"
+    r"|"
+    + _MONTH
+    + r",?[ \t]*"
+    + _YEAR4
+    # 3 de mayo de 1980, 3 de mayo, mayo de 1980
+    + r"|"
+    + _DAY
+    + r"[ \t]+de[ \t]+"
+    + _MONTH_ES
+    + r"(?:[ \t]+(?:de|del)[ \t]+"
+    + _YEAR4
+    + r")?"
+    + r"|"
+    + _MONTH_ES
+    + r"[ \t]+(?:de|del)[ \t]+"
+    + _YEAR4
+    + r")"
 )
 
 
@@ -57,9 +77,13 @@ class DateOfBirthRecognizer(RegexRecognizer):
         r"born",
         # "b. 04/02/1960" only counts with a digit straight after: "plan b. then" does not.
         r"b\.(?=[ \t]*\d)",
+        r"fecha[ \t]+de[ \t]+nacimiento",
+        r"nac[ií](?:[oó])?",
+        r"nacid[oa]",
+        r"cumplea[ñn]os",
     )
     # Glue between cue and date: "DOB: ", "born on the", "birthday is", "date of birth -".
-    _GLUE = r"(?:[\s:=\-–—,(]|(?:is|was|of|on|in|the|be)(?![a-z]))"
+    _GLUE = r"(?:[\s:=\-–—,(]|(?:is|was|of|on|in|the|be|es|el|en|de|fue)(?![a-z]))"
     PATTERN: ClassVar[re.Pattern[str]] = re.compile(
         r"(?<![\w])(?P<cue>" + "|".join(CUES) + r")(?![a-z])" + _GLUE + r"{0,12}+" + _DATE,
         re.IGNORECASE,

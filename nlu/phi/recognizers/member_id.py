@@ -32,8 +32,12 @@ class MemberIdRecognizer(CuedValueRecognizer):
         r"(?:billing[ \t]+)?account[ \t]*" + _KIND,
         r"acct\.?(?:[ \t]*" + _KIND + r")?",
         r"a/c[ \t]*(?:no\b|\#|number)",
+        # Spanish: "número de miembro", "póliza", "número de afiliado"
+        r"n[uú]mero[ \t]+de[ \t]+(?:miembro|afiliad[oa]|asegurad[oa]|socio|p[oó]liza|cuenta"
+        r"|seguro(?:[ \t]+m[eé]dico)?|medicaid|medicare)",
+        r"(?:p[oó]liza|afiliaci[oó]n|credencial)(?:[ \t]+n[uú]mero)?",
     )
-    _GLUE = r"(?:[\s:#=.\-–]|(?:number|num|nbr|no|is|was|id)(?![a-z]))"
+    _GLUE = r"(?:[\s:#=.\-–]|(?:number|num|nbr|no|is|was|id|es|n[uú]mero)(?![a-z]))"
     # Letters-then-digits ("XGH123456789", "W123456789") or dash-grouped digits ("44-55120-9").
     _VALUE = r"(?P<value>(?:[a-z]{1,6}-?)?\d[a-z0-9]*+(?:[-/][a-z0-9]++)*+)"
     PATTERN: ClassVar[re.Pattern[str]] = re.compile(

@@ -35,6 +35,15 @@ _KIN_PHRASES: Final = (
     r"little[ \t]+(?:boy|girl|one)",
     r"great[ \t-]grand(?:ma|mother|pa|father|son|daughter)",
 )
+# Spanish kin and role words after "mi", "su", "nuestra"…: only a capitalised name counts
+# after them ("mi hija Ana"), because the words that follow are otherwise verbs ("mi hijo
+# tiene fiebre").
+_KIN_WORDS_ES: Final = _words(
+    "hijo hija hijos hijas niño niña nino nina bebé bebe esposo esposa marido mujer pareja "
+    "novio novia mamá mama madre papá papa padre hermano hermana abuelo abuela abuelita "
+    "abuelito tío tio tía tia primo prima sobrino sobrina nieto nieta suegro suegra cuñado "
+    "cunado cuñada cunada amigo amiga vecino vecina paciente"
+)
 # Kin words that also work as a title without "my": "Grandpa Walter", "aunt Mary".
 _TITLE_KIN: Final = _words(
     "grandpa grandma granny grandmother grandfather gramps grampa nana nanna aunt auntie aunty "
@@ -163,6 +172,13 @@ class PersonInContextRecognizer(RegexRecognizer):
         r"(?!['’])(?![\w-])" + _SEP,
         re.IGNORECASE,
     )
+    KIN_CUE_ES: ClassVar[re.Pattern[str]] = re.compile(
+        r"(?<![\w])(?:mi|mis|su|sus|tu|nuestro|nuestra)[ \t]+(?:"
+        + _alternation(_KIN_WORDS_ES)
+        + r")(?![\w-])"
+        + _SEP,
+        re.IGNORECASE,
+    )
     TITLE_KIN_CUE: ClassVar[re.Pattern[str]] = re.compile(
         r"(?<![\w'’])(?:" + _alternation(_TITLE_KIN) + r")(?!['’])(?![\w-])[ \t]+",
         re.IGNORECASE,
@@ -172,14 +188,16 @@ class PersonInContextRecognizer(RegexRecognizer):
         re.IGNORECASE,
     )
     PATIENT_CUE: ClassVar[re.Pattern[str]] = re.compile(
-        r"(?<![\w])(?:patient|pt\.?)(?!['’])(?![\w-])" + _SEP, re.IGNORECASE
+        r"(?<![\w])(?:patient|pt\.?|paciente)(?!['’])(?![\w-])" + _SEP, re.IGNORECASE
     )
     SELF_CUE: ClassVar[re.Pattern[str]] = re.compile(
-        r"(?<![\w])(?:i['’]?m|i[ \t]+am|this[ \t]+is|here[ \t]+is|it['’]?s[ \t]+me)[ \t]*,?[ \t]+",
+        r"(?<![\w])(?:i['’]?m|i[ \t]+am|this[ \t]+is|here[ \t]+is|it['’]?s[ \t]+me|soy)"
+        r"[ \t]*,?[ \t]+",
         re.IGNORECASE,
     )
     NAME_CUE: ClassVar[re.Pattern[str]] = re.compile(
-        r"(?<![\w])(?:name(?:['’]s|[ \t]+is|[ \t]+was|[ \t]*:|[ \t]+-)|named|goes[ \t]+by)"
+        r"(?<![\w])(?:name(?:['’]s|[ \t]+is|[ \t]+was|[ \t]*:|[ \t]+-)|named|goes[ \t]+by"
+        r"|me[ \t]+llamo|se[ \t]+llama|(?:mi|su)[ \t]+nombre[ \t]+es|nombre[ \t]*:)"
         r"[ \t]*:?[ \t]*",
         re.IGNORECASE,
     )
@@ -222,6 +240,8 @@ class PersonInContextRecognizer(RegexRecognizer):
 
         for match in self.KIN_CUE.finditer(text):
             add(self._read_name(text, match.end(), lowercase_min=1), self.SCORE_CAPITALISED)
+        for match in self.KIN_CUE_ES.finditer(text):
+            add(self._read_name(text, match.end(), lowercase_min=None), self.SCORE_CAPITALISED)
         for match in self.TITLE_KIN_CUE.finditer(text):
             add(self._read_name(text, match.end(), lowercase_min=1), self.SCORE_CAPITALISED)
         for match in self.PATIENT_CUE.finditer(text):
