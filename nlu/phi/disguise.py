@@ -63,6 +63,9 @@ _MAY_HIDE = re.compile(
             r"[0-9][ \t]+[-./][ \t]*[0-9]|[0-9][-./][ \t]+[0-9]",
             # three single digits in a row: "5 5 5", "1-2-3"
             r"(?<![\w$])[0-9](?:(?:[ \t]+|[ \t]*[-./][ \t]*)[0-9](?![\w$])){2}",
+            # spaced digits in groups parted by a comma: "0 0, 0 0" (a list "2, 3, 4" is not)
+            r"(?<![\w$])[0-9][ \t]+[0-9],[ \t]+[0-9]",
+            r"(?<![\w$])[0-9],[ \t]+[0-9][ \t]+[0-9](?![\w$])",
             _SPACED_LABEL.pattern,
             _LEET_INTERIOR.pattern,
             _LEET_EDGE_LABEL.pattern,
@@ -201,8 +204,12 @@ def _disguised(run: Sequence[_Item], gaps: Sequence[str]) -> bool:
     if any(gap != gap.strip() and gap.strip() in {"-", ".", "/"} for gap in gaps):
         return True
     streak = 1
+    spaced = any(gap and not gap.strip() for gap in gaps)
     for before, gap, after in zip(run, gaps, run[1:], strict=False):
-        single = len(before.digits) == 1 and len(after.digits) == 1 and gap.strip() != ","
+        # "0 0, 0 0" is one number in two groups: a comma joins groups of spaced digits, but
+        # in a list ("2, 3, 4") it parts numbers.
+        comma_ok = gap.strip() != "," or (gap != "," and spaced)
+        single = len(before.digits) == 1 and len(after.digits) == 1 and comma_ok
         streak = streak + 1 if single else 1
         if streak >= 3:
             return True

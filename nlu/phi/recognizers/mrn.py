@@ -31,8 +31,9 @@ class MrnRecognizer(CuedValueRecognizer):
     )
     # Glue people put between cue and value ("MRN: ", "mrn is", "med rec # ", "id no.").
     _GLUE = r"(?:[\s:#=.\-–]|(?:number|num|nbr|no|is|was|id)(?![a-z]))"
-    # Optional short letter prefix ("A1234567", "PT-448812"); dash-joined groups after that.
-    _VALUE = r"(?P<value>(?:[a-z]{1,4}-?)?\d[a-z0-9]*+(?:-[a-z0-9]++)*+)"
+    # Optional short letter prefix ("A1234567", "PT-448812"); dash-joined groups after that,
+    # or digit groups split by a blank ("mrn 00 4481").
+    _VALUE = r"(?P<value>(?:[a-z]{1,4}-?)?\d[a-z0-9]*+(?:-[a-z0-9]++|[ \t]\d++)*+)"
     PATTERN: ClassVar[re.Pattern[str]] = re.compile(
         r"(?<![\w])(?:" + "|".join(CUES) + r")(?![a-z])" + _GLUE + r"{0,16}+" + _VALUE,
         re.IGNORECASE,
