@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -24,6 +25,10 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     data_dir: Path = Path("var")
+    # Reverse proxies whose X-Forwarded-For is believed (IPs or CIDRs, comma-separated):
+    # behind them the client is the rightmost forwarded address that is not one of them.
+    # Empty: the direct peer is the client, and X-Forwarded-For is ignored.
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
 
     # Redis: empty means "start an embedded redis-server under data_dir".
     redis_url: SecretStr | None = None
@@ -131,6 +136,15 @@ class Settings(BaseSettings):
     def _split_languages(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(code.strip().lower() for code in value.split(",") if code.strip())
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            return tuple(ip_network(str(part), strict=False) for part in value)
         return value
 
     @field_validator("languages")

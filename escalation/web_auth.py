@@ -6,6 +6,7 @@ Shared by the staff API and the console so both check the same things the same w
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -13,7 +14,7 @@ from contextlib import contextmanager
 
 from aiohttp import web
 
-from bot.appkeys import AUDIT, REDIS, STAFF
+from bot.appkeys import AUDIT, REDIS, SETTINGS, STAFF
 from escalation import keys
 from escalation.cases import CaseError
 from escalation.private import reserve_attempt
@@ -64,8 +65,31 @@ async def bearer_user(request: web.Request, roles: Sequence[Role]) -> StaffUser:
 
 
 def client_of(request: web.Request) -> str:
-    """The client address the rate limits count by."""
-    return request.remote or "unknown"
+    """The client address the rate limits count by.
+
+    The direct peer, unless it is a trusted proxy: then the rightmost address of
+    X-Forwarded-For that is not a trusted proxy (what is left of it anyone can write).
+    """
+    peer = request.remote or "unknown"
+    proxies = request.app[SETTINGS].trusted_proxies
+    if not proxies or not _is_proxy(peer, proxies):
+        return peer
+    forwarded = ",".join(request.headers.getall("X-Forwarded-For", ()))
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _is_proxy(hop, proxies):
+            return hop[:64]
+    return hops[0][:64] if hops else peer
+
+
+def _is_proxy(
+    address: str, proxies: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]
+) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in proxies)
 
 
 def _login_digest(username: str, client: str) -> str:
