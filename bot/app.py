@@ -29,6 +29,11 @@ from bot.nlp_pool import NlpPool
 from bot.openapi import openapi_handler
 from bot.settings import Settings
 from bot.shutdown import bounded, exit_after, http_drain_s
+from bot.web.console import add_console_routes
+from bot.web.faq_api import add_faq_api_routes
+from bot.web.faq_console import add_faq_console_routes
+from bot.web.private_page import add_private_page_routes
+from bot.web.staff_api import add_staff_api_routes
 from bot.webhooks import (
     cipher_ctx,
     http_ctx,
@@ -39,12 +44,7 @@ from bot.webhooks import (
     x_crc,
 )
 from escalation import keys
-from escalation.api import add_staff_api_routes
 from escalation.cases import Source
-from escalation.console import add_console_routes
-from escalation.faq_api import add_faq_api_routes
-from escalation.faq_console import add_faq_console_routes
-from escalation.private_page import add_private_page_routes
 from nlu.engine import MAX_TEXT_CHARS, TriageEngine
 from nlu.models import Decision
 

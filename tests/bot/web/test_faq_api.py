@@ -17,7 +17,8 @@ from redis.asyncio import Redis
 from bot.app import create_app
 from bot.appkeys import AUDIT, STAFF
 from bot.settings import Settings
-from escalation import faq_api, keys
+from bot.web import faq_api
+from escalation import keys
 
 PASSWORD = "correct horse battery"
 API = {"Authorization": "Bearer test-token-0123456789"}

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -26,7 +25,6 @@ ADMIN_ROLES: tuple[Role, ...] = ("admin",)
 # each guess slow, this stops a patient script.
 LOGIN_FAILURES_ALLOWED = 10
 _LOGIN_WINDOW_S = 300
-_DIGITS = re.compile(r"\d{3,}")
 
 
 def problem(status: type[web.HTTPException], detail: str) -> web.HTTPException:
@@ -98,23 +96,6 @@ async def login(request: web.Request, username: str, password: str, *, via: str)
     await redis.delete(counter)
     await audit.record(user.username, "login", detail=via)
     return user
-
-
-def mask(text: str, spans: Sequence[tuple[str, int, int]] = ()) -> str:
-    """The text with the given entity spans replaced by `[TYPE]` and digit runs by `[NUMBER]`.
-
-    Deliberately simple (no NLP on a page view): the opening message's spans come from its
-    triage; later messages get only the digit mask. Staff reveal the full text when needed.
-    """
-    out, last = [], 0
-    valid = [s for s in spans if 0 <= s[1] < s[2] <= len(text)]
-    for kind, start, end in sorted(valid, key=lambda s: s[1]):
-        if start < last:  # overlapping spans: the earlier one already covers it
-            continue
-        out += [_DIGITS.sub("[NUMBER]", text[last:start]), f"[{kind}]"]
-        last = end
-    out.append(_DIGITS.sub("[NUMBER]", text[last:]))
-    return "".join(out)
 
 
 def page_headers(nonce: str | None = None) -> dict[str, str]:

@@ -13,8 +13,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from escalation.console import _csrf_field, _e, _form, _page, _session, _when
-from escalation.faq_api import (
+from bot.web.auth import problem
+from bot.web.console import _csrf_field, _e, _form, _page, _session, _when
+from bot.web.faq_api import (
     DECIDE_ROLES,
     DRAFT_ID,
     EDIT_ROLES,
@@ -24,7 +25,6 @@ from escalation.faq_api import (
     NewIntentIn,
 )
 from escalation.staff import StaffUser
-from escalation.web_auth import problem
 
 FAQ_PATH = "/console/faq"
 _ACTIONS = ("propose", "rollback", "notice", "clear_notice")

@@ -14,8 +14,8 @@ from pydantic import SecretStr
 from bot.app import create_app
 from bot.appkeys import AUDIT, FAQ, STAFF
 from bot.settings import Settings
-from escalation import faq_api
-from tests.escalation.test_faq_api import clear_faq
+from bot.web import faq_api
+from tests.bot.web.test_faq_api import clear_faq
 
 PASSWORD = "correct horse battery"
 NEW_PARKING = "Parking is free in Garage D this week. Enter from Oak Street."

@@ -20,8 +20,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.appkeys import AUDIT, ENGINE, FAQ, SETTINGS
+from bot.web.auth import bearer_user, problem, require_role
 from escalation.staff import Role, StaffUser
-from escalation.web_auth import bearer_user, problem, require_role
 from nlu.engine import TriageEngine
 from nlu.faq_eval import DEFAULT_FOLDS, ContentScore, compare, evaluate_content, phi_flags
 from nlu.faq_store import (
@@ -42,7 +42,7 @@ DRAFT_STATUSES: tuple[DraftStatus, ...] = ("pending", "approved", "rejected")
 # Folds of the held-out evaluation; read when the app starts (tests use fewer).
 EVAL_FOLDS = DEFAULT_FOLDS
 # The evaluation set beside the repository, as the benchmarks find it; skipped when absent.
-DEV_PATH = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev.jsonl"
+DEV_PATH = Path(__file__).resolve().parents[3] / "shared" / "eval" / "dev.jsonl"
 # Progress is written into the draft at most this often.
 PROGRESS_EVERY_S = 0.5
 CLOSE_WAIT_S = 3.0

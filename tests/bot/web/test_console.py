@@ -15,8 +15,8 @@ from pydantic import SecretStr
 from bot.app import create_app
 from bot.appkeys import AUDIT, CASES, STAFF
 from bot.settings import Settings
+from bot.web.console import cookie_options
 from escalation.cases import Source
-from escalation.console import cookie_options
 
 PASSWORD = "correct horse battery"
 SECRET = "I am Harold Finch and my MRN is 4455667"

@@ -17,9 +17,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.appkeys import BATCHER, CASES, HANDOVER, PRIVATE_LINKS
+from bot.web.auth import client_of, page_headers, problem
 from escalation.cases import CaseError, CaseMessage
 from escalation.private import TooManyGuesses
-from escalation.web_auth import client_of, page_headers, problem
 from nlu import templates
 
 MAX_PERSON_TEXT_CHARS = 2000
