@@ -22,7 +22,6 @@ from redis.exceptions import ResponseError
 from bot.connectors.base import (
     Connector,
     InboundMessage,
-    MessageKind,
     OutboundAction,
     OutboundError,
 )
@@ -30,16 +29,13 @@ from bot.intake import open_payload
 from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
 from escalation import keys
-from escalation.cases import CaseStore, Source
+from escalation.cases import Source
 from escalation.crypto import Cipher, CryptoError
-from escalation.notify import Notifier
-from escalation.private import PrivateLinks
-from nlu import templates
+from escalation.handover import Handover
 from nlu.engine import MAX_TEXT_CHARS
-from nlu.models import Decision, Priority
+from nlu.models import Decision
 
 log = logging.getLogger("triagebot.worker")
-_ESCALATED = ("escalate", "emergency")
 # A cancelled worker's last Redis call: handing back what it held.
 HAND_BACK_S = 2.0
 
@@ -59,79 +55,19 @@ class WorkerConfig:
 _Entry = tuple[bytes, dict[bytes, bytes]]
 
 
-def private_invite(decision: Decision, url: str | None) -> str:
-    """The private invitation in the message's language; an emergency's begins with its
-    safety text (988 for self-harm, Poison Control for an overdose, 911 otherwise)."""
-    texts = templates.for_language(decision.language)
-    invite = texts.private_invite
-    if url:
-        invite = f"{invite} {texts.private_link.format(url=url)}"
-    if decision.action == "emergency":
-        kinds = templates.kinds_of(decision.reasons)
-        invite = f"{templates.safety_text(decision.language, kinds)} {invite}"
-    return invite
-
-
-@dataclass(frozen=True, slots=True)
-class Handover:
-    """Where escalations and private follow-ups go: the case store and its private links."""
-
-    cases: CaseStore
-    links: PrivateLinks
-    public_base_url: str
-    notifier: Notifier | None = None
-
-    async def route(self, message: InboundMessage, decision: Decision) -> tuple[str | None, bool]:
-        """Put the message in a case when it belongs in one: (private invite, bot keeps quiet).
-
-        An escalated message opens a case (or joins the person's recent one). A direct
-        message from someone whose case staff still hold joins it whatever its triage
-        said, unless staff handed the conversation back to the bot.
-        """
-        escalated = decision.action in _ESCALATED
-        staff_owned = False
-        if not escalated and message.kind is MessageKind.DIRECT:
-            live = await self.cases.case_of_person(message.platform, message.author_id)
-            staff_owned = live is not None and not (await self.cases.get(live)).handed_back
-        if not (escalated or staff_owned):
-            return None, False
-        source = Source(
-            channel=message.platform,
-            message_id=message.message_id,
-            author_id=message.author_id,
-            author_name=message.author_name,
-            thread_id=message.thread_id,
-            kind=str(message.kind),
-            account_id=message.account_id,
-            text=message.text,
-            entities=[(e.type, e.start, e.end) for e in decision.entities],
-        )
-        _, opened, url = await self.open_case(
-            source, decision.priority or "normal", decision.reasons
-        )
-        if not opened:
-            # Joined a conversation staff already have: a public comment is still hidden
-            # and acknowledged, a private message just waits for staff.
-            return None, message.kind is MessageKind.DIRECT
-        return private_invite(decision, url), False
-
-    async def open_case(
-        self, source: Source, priority: Priority, reasons: Sequence[str]
-    ) -> tuple[str, bool, str | None]:
-        """Open (or find) the case: (case id, opened now, private link of a new case).
-        Staff hear of a new urgent case at once."""
-        token, link = self.links.prepare()
-        case_id, opened = await self.cases.open(source, priority, reasons, link=link)
-        if not opened:
-            return case_id, False, None
-        if priority == "urgent" and self.notifier is not None:
-            await self.notifier.case_event(await self.cases.get(case_id), "urgent")
-        return case_id, True, f"{self.public_base_url.rstrip('/')}/p/{token}"
-
-    async def private_url(self, case_id: str) -> str:
-        """A fresh link to the case's secure chat page."""
-        token = await self.links.issue(case_id)
-        return f"{self.public_base_url.rstrip('/')}/p/{token}"
+def source_of(message: InboundMessage, decision: Decision) -> Source:
+    """What a case keeps of a message: who wrote, where, the text and its entity spans."""
+    return Source(
+        channel=message.platform,
+        message_id=message.message_id,
+        author_id=message.author_id,
+        author_name=message.author_name,
+        thread_id=message.thread_id,
+        kind=str(message.kind),
+        account_id=message.account_id,
+        text=message.text,
+        entities=[(e.type, e.start, e.end) for e in decision.entities],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +188,7 @@ class Worker:
         decisions = await self._decide([r.message for r in receipts])
         for receipt, decision in zip(receipts, decisions, strict=True):
             message = receipt.message
-            invite, staff_owned = await self.handover.route(message, decision)
+            invite, staff_owned = await self.handover.route(source_of(message, decision), decision)
             connector = self.connectors.get(message.platform)
             # In a conversation staff own, the bot stays quiet except for safety replies.
             if connector is not None and (not staff_owned or decision.action == "emergency"):
