@@ -21,18 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.appkeys import AUDIT, ENGINE, FAQ, SETTINGS
 from bot.web.auth import bearer_user, problem, require_role
+from escalation.faq.store import Changes, Draft, DraftStatus, FaqChangeError, FaqStore
 from escalation.staff import Role, StaffUser
 from nlu.engine import TriageEngine
 from nlu.faq_eval import DEFAULT_FOLDS, ContentScore, compare, evaluate_content, phi_flags
-from nlu.faq_store import (
-    Changes,
-    Draft,
-    DraftStatus,
-    FaqChangeError,
-    FaqStore,
-    FaqVersion,
-    ScheduledAnswer,
-)
+from nlu.faq_versions import FaqVersion, ScheduledAnswer
 
 log = logging.getLogger("triagebot.faq_api")
 READ_ROLES: tuple[Role, ...] = ("faq_editor", "compliance", "admin")
