@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from pydantic.json_schema import models_json_schema
+
+from bot.web.messages import MAX_BODY_BYTES, DecisionOut, MessageIn
 
 OPENAPI_VERSION = "3.1.0"
 SCHEMAS = "#/components/schemas/"
@@ -29,11 +32,6 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _model_schemas() -> dict[str, Any]:
-    # bot.app imports this module to register the route, so its models are imported late.
-    from pydantic.json_schema import models_json_schema
-
-    from bot.app import DecisionOut, MessageIn
-
     _, top = models_json_schema(
         [(MessageIn, "validation"), (DecisionOut, "serialization")],
         ref_template=SCHEMAS + "{model}",
@@ -70,12 +68,6 @@ def _fixed_schemas() -> dict[str, Any]:
     }
 
 
-def _max_body_bytes() -> int:
-    from bot.app import MAX_BODY_BYTES
-
-    return MAX_BODY_BYTES
-
-
 def _paths() -> dict[str, Any]:
     post_errors = ("400", "401", "403", "413", "415", "422")
     return {
@@ -86,7 +78,7 @@ def _paths() -> dict[str, Any]:
                 "description": (
                     "Answers with the message's Decision; a repeated (channel, message_id) "
                     "gets the first Decision again with `duplicate: true`. Bodies over "
-                    f"{_max_body_bytes()} bytes are refused with 413."
+                    f"{MAX_BODY_BYTES} bytes are refused with 413."
                 ),
                 "security": [{"bearer": []}],
                 "requestBody": {"required": True, "content": _json(_ref(SCHEMAS + "MessageIn"))},
