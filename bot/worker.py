@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -28,12 +27,10 @@ from bot.connectors.base import (
 from bot.intake import open_payload
 from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
+from bot.triage import Triage
 from escalation import keys
-from escalation.cases import Source
 from escalation.crypto import Cipher, CryptoError
 from escalation.handover import Handover
-from nlu.engine import MAX_TEXT_CHARS
-from nlu.models import Decision
 
 log = logging.getLogger("triagebot.worker")
 # A cancelled worker's last Redis call: handing back what it held.
@@ -53,21 +50,6 @@ class WorkerConfig:
 
 
 _Entry = tuple[bytes, dict[bytes, bytes]]
-
-
-def source_of(message: InboundMessage, decision: Decision) -> Source:
-    """What a case keeps of a message: who wrote, where, the text and its entity spans."""
-    return Source(
-        channel=message.platform,
-        message_id=message.message_id,
-        author_id=message.author_id,
-        author_name=message.author_name,
-        thread_id=message.thread_id,
-        kind=str(message.kind),
-        account_id=message.account_id,
-        text=message.text,
-        entities=[(e.type, e.start, e.end) for e in decision.entities],
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +76,7 @@ class Worker:
         self.redis, self.cipher = redis, cipher
         self.connectors, self.session, self.pool = connectors, session, pool
         self.metrics, self.config, self.handover = metrics, config, handover
+        self.triage = Triage(redis, handover, metrics, pool.triage_many)
         # Receipts read and not yet acknowledged: handed back if the worker is cancelled.
         self._held: set[bytes] = set()
 
@@ -185,50 +168,17 @@ class Worker:
         return _Receipt(entry_id, message)
 
     async def _process(self, receipts: Sequence[_Receipt]) -> None:
-        decisions = await self._decide([r.message for r in receipts])
-        for receipt, decision in zip(receipts, decisions, strict=True):
-            message = receipt.message
-            invite, staff_owned = await self.handover.route(source_of(message, decision), decision)
+        triaged = await self.triage.run([r.message for r in receipts])
+        for receipt, done in zip(receipts, triaged, strict=True):
+            message, decision = done.message, done.decision
             connector = self.connectors.get(message.platform)
             # In a conversation staff own, the bot stays quiet except for safety replies.
-            if connector is not None and (not staff_owned or decision.action == "emergency"):
-                for index, action in enumerate(connector.plan(message, decision, invite)):
+            if connector is not None and (not done.routed.quiet or decision.action == "emergency"):
+                for index, action in enumerate(
+                    connector.plan(message, decision, done.routed.invite)
+                ):
                     await self._act(connector, message, index, action)
             await self._ack(receipt.entry_id)
-            self.metrics.decisions.labels(action=decision.action).inc()
-            log.info(
-                "message triaged",
-                extra={
-                    "platform": message.platform,
-                    "message_id": message.message_id,
-                    "action": decision.action,
-                    "reasons": decision.reasons,
-                },
-            )
-
-    async def _decide(self, messages: Sequence[InboundMessage]) -> list[Decision]:
-        """The stored Decision of each message, triaging (in the pool) those without one."""
-        stored = await self.redis.mget(
-            [keys.message_decision(m.platform, m.message_id) for m in messages]
-        )
-        todo = [m for m, s in zip(messages, stored, strict=True) if s is None]
-        if todo:
-            started = time.perf_counter()
-            items = [(m.message_id, m.text[:MAX_TEXT_CHARS]) for m in todo]
-            made = await self.pool.triage_many(items)
-            self.metrics.latency.observe((time.perf_counter() - started) / len(todo))
-            for message, decision in zip(todo, made, strict=True):
-                # First decision wins: a reclaimed receipt never gets a different answer.
-                await self.redis.set(
-                    keys.message_decision(message.platform, message.message_id),
-                    decision.model_dump_json(),
-                    nx=True,
-                    ex=keys.DEDUPE_TTL_S,
-                )
-            stored = await self.redis.mget(
-                [keys.message_decision(m.platform, m.message_id) for m in messages]
-            )
-        return [Decision.model_validate_json(s) for s in stored if s is not None]
 
     async def _act(
         self, connector: Connector, message: InboundMessage, index: int, action: OutboundAction

@@ -40,6 +40,16 @@ def private_invite(decision: Decision, url: str | None) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Routed:
+    """What handing a message over did; all empty when it belongs in no case."""
+
+    case_id: str | None = None  # the case it opened or joined
+    private_url: str | None = None  # the private link of a case opened now
+    invite: str | None = None  # the private invitation to send with the public answer
+    quiet: bool = False  # staff own the conversation: the bot says nothing more
+
+
+@dataclass(frozen=True, slots=True)
 class Handover:
     """Where escalations and private follow-ups go: the case store and its private links."""
 
@@ -48,8 +58,8 @@ class Handover:
     public_base_url: str
     notifier: CaseAlerts | None = None
 
-    async def route(self, source: Source, decision: Decision) -> tuple[str | None, bool]:
-        """Put the message in a case when it belongs in one: (private invite, bot keeps quiet).
+    async def route(self, source: Source, decision: Decision) -> Routed:
+        """Put the message in a case when it belongs in one.
 
         An escalated message opens a case (or joins the person's recent one). A direct
         message from someone whose case staff still hold joins it whatever its triage
@@ -62,15 +72,15 @@ class Handover:
             live = await self.cases.case_of_person(source.channel, source.author_id)
             staff_owned = live is not None and not (await self.cases.get(live)).handed_back
         if not (escalated or staff_owned):
-            return None, False
-        _, opened, url = await self.open_case(
+            return Routed()
+        case_id, opened, url = await self.open_case(
             source, decision.priority or "normal", decision.reasons
         )
         if not opened:
             # Joined a conversation staff already have: a public comment is still hidden
             # and acknowledged, a private message just waits for staff.
-            return None, direct
-        return private_invite(decision, url), False
+            return Routed(case_id, quiet=direct)
+        return Routed(case_id, url, private_invite(decision, url))
 
     async def open_case(
         self, source: Source, priority: Priority, reasons: Sequence[str]

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import hmac
-import logging
-import time
+from collections.abc import Sequence
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.appkeys import BATCHER, HANDOVER, METRICS, REDIS, SETTINGS
+from bot.connectors.base import InboundMessage, MessageKind
+from bot.triage import Decide, Triage
 from bot.web.errors import problem
-from escalation import keys
-from escalation.cases import Source
 from nlu.engine import MAX_TEXT_CHARS
 from nlu.models import Decision
 
-log = logging.getLogger("triagebot.http")
 # The largest request body the service reads (413 beyond it), for every route.
 MAX_BODY_BYTES = 256 * 1024
 
@@ -57,44 +55,36 @@ async def post_message(request: web.Request) -> web.Response:
     _require_bearer(request)
     if request.content_type != "application/json":
         raise problem(web.HTTPUnsupportedMediaType, "send application/json")
-    message = MessageIn.model_validate_json(await request.read())
-    redis = request.app[REDIS]
-    key = keys.message_decision(message.channel, message.message_id)
-    started = time.perf_counter()
-    # Repeats are rare: triage first and let the stored first Decision win below, rather
-    # than spend a Redis round trip on every request to look for one.
-    result = await request.app[BATCHER].triage(message.message_id, message.text)
-    out = DecisionOut.model_validate(result.model_dump())
-    if out.action in ("escalate", "emergency"):
-        await _open_case(request.app, message, out)  # idempotent per message id
-    # The private link is the person's key to their case: only its digest is stored.
-    first = out.model_dump_json(exclude={"private_url", "duplicate"})
-    if not await redis.set(key, first, nx=True, ex=keys.DEDUPE_TTL_S):
-        stored = await redis.get(key)
-        if stored is not None:
-            out = DecisionOut.model_validate_json(stored)
-            out.duplicate = True
-    request.app[METRICS].decisions.labels(action=out.action).inc()
-    request.app[METRICS].latency.observe(time.perf_counter() - started)
-    log.info(
-        "triaged message",
-        extra={"message_id": out.id, "action": out.action, "reasons": out.reasons},
+    body = MessageIn.model_validate_json(await request.read())
+    message = InboundMessage(
+        platform=body.channel,
+        message_id=body.message_id,
+        kind=MessageKind.API,
+        author_id=body.author_id,
+        text=body.text,
+        thread_id=body.thread_id,
+        author_name=body.author_name,
+    )
+    app = request.app
+    # The same step as a webhook message's: an escalation is in the human queue before
+    # the answer goes out, so it is never lost.
+    [done] = await Triage(app[REDIS], app[HANDOVER], app[METRICS], _batched(app)).run([message])
+    out = DecisionOut.model_validate(
+        {
+            **done.decision.model_dump(),
+            "case_id": done.routed.case_id,
+            "private_url": done.routed.private_url,
+            "duplicate": done.duplicate,
+        }
     )
     return web.json_response(text=out.model_dump_json())
 
 
-async def _open_case(app: web.Application, message: MessageIn, out: DecisionOut) -> None:
-    """Record the escalation in the human queue before answering: it is never lost."""
-    handover = app[HANDOVER]
-    source = Source(
-        channel=message.channel,
-        message_id=message.message_id,
-        author_id=message.author_id,
-        author_name=message.author_name,
-        thread_id=message.thread_id,
-        text=message.text,
-        entities=[(e.type, e.start, e.end) for e in out.entities],
-    )
-    out.case_id, _, out.private_url = await handover.open_case(
-        source, out.priority or "normal", out.reasons
-    )
+def _batched(app: web.Application) -> Decide:
+    """The API's way to run the NLP: through the batcher, beside concurrent requests."""
+    batcher = app[BATCHER]
+
+    async def decide(items: Sequence[tuple[str, str]]) -> list[Decision]:
+        return [await batcher.triage(message_id, text) for message_id, text in items]
+
+    return decide

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from bot.notify import Notifier
 from escalation.cases import CaseStore, Source
 from escalation.crypto import Cipher, new_key_spec
-from escalation.handover import Handover
+from escalation.handover import Handover, Routed
 from escalation.private import PrivateLinks, TooManyGuesses
 from nlu.models import Decision
 
@@ -54,11 +54,12 @@ def decision(action: str, priority: str | None = None) -> Decision:
 async def test_escalation_opens_a_case_and_invites_with_a_working_link(redis: Redis) -> None:
     links = PrivateLinks(redis, ttl_s=60, guesses_per_min=3)
     handover = Handover(CaseStore(redis, CIPHER), links, "https://care.example.org")
-    invite, quiet = await handover.route(
+    routed = await handover.route(
         message(1, "comment", "my son Tyler has a fever"), decision("escalate", "high")
     )
+    invite = routed.invite
     assert invite is not None
-    assert not quiet
+    assert not routed.quiet
     assert "Tyler" not in invite
     assert "fever" not in invite
     token = invite.rsplit("/p/", 1)[1]
@@ -74,16 +75,12 @@ async def test_staff_keep_a_private_conversation_until_they_hand_it_back(redis: 
     )
     [case] = await cases.by_status("new")
     # A routine question in the same private conversation goes to staff, not the bot.
-    invite, quiet = await handover.route(
-        message(2, "direct", "also where do I park?"), decision("reply")
-    )
-    assert (invite, quiet) == (None, True)
+    routed = await handover.route(message(2, "direct", "also where do I park?"), decision("reply"))
+    assert (routed.case_id, routed.invite, routed.quiet) == (case.id, None, True)
     assert len(await cases.thread(case.id)) == 2
     await cases.resolve(case.id, "ana", hand_back=True)
-    invite, quiet = await handover.route(
-        message(3, "direct", "and visiting hours?"), decision("reply")
-    )
-    assert (invite, quiet) == (None, False)
+    routed = await handover.route(message(3, "direct", "and visiting hours?"), decision("reply"))
+    assert routed == Routed()
     assert len(await cases.thread(case.id)) == 2
 
 
