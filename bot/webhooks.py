@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import socket
@@ -15,6 +14,7 @@ from bot.appkeys import CIPHER, CONNECTORS, HANDOVER, HTTP, METRICS, NLP_POOL, R
 from bot.connectors.base import Connector
 from bot.intake import record
 from bot.shutdown import bounded, ended, stop_tasks, worker_drain_s
+from bot.web.errors import problem
 from bot.worker import Worker, WorkerConfig
 from escalation.crypto import Cipher
 
@@ -24,14 +24,10 @@ SIGNATURE_HEADERS = {"meta": "X-Hub-Signature-256", "x": "x-twitter-webhooks-sig
 INTAKE_STOP = web.AppKey("intake_stop", asyncio.Event)
 
 
-def _error(status: type[web.HTTPException], detail: str) -> web.HTTPException:
-    return status(text=json.dumps({"error": detail}), content_type="application/json")
-
-
 def _connector(request: web.Request, platform: str) -> Connector:
     connector = request.app[CONNECTORS].get(platform)
     if connector is None:
-        raise _error(web.HTTPNotFound, f"the {platform} connector is not configured")
+        raise problem(web.HTTPNotFound, f"the {platform} connector is not configured")
     return connector
 
 
@@ -41,15 +37,15 @@ async def receive(request: web.Request) -> web.Response:
     connector = _connector(request, platform)
     body = await request.read()
     if SIGNATURE_HEADERS[platform] not in request.headers:
-        raise _error(web.HTTPUnauthorized, "missing signature")
+        raise problem(web.HTTPUnauthorized, "missing signature")
     if not connector.verify(body, request.headers):
-        raise _error(web.HTTPForbidden, "invalid signature")
+        raise problem(web.HTTPForbidden, "invalid signature")
     if request.content_type != "application/json":
-        raise _error(web.HTTPUnsupportedMediaType, "send application/json")
+        raise problem(web.HTTPUnsupportedMediaType, "send application/json")
     try:
         messages = connector.parse(body)
     except ValueError as exc:
-        raise _error(web.HTTPBadRequest, f"malformed webhook: {exc}") from None
+        raise problem(web.HTTPBadRequest, f"malformed webhook: {exc}") from None
     redis, cipher, metrics = request.app[REDIS], request.app[CIPHER], request.app[METRICS]
     new = 0
     for message in messages:
@@ -64,12 +60,12 @@ async def meta_subscribe(request: web.Request) -> web.Response:
     connector = _connector(request, "meta")
     token = request.app[SETTINGS].meta_verify_token
     if token is None:
-        raise _error(web.HTTPForbidden, "TRIAGE_META_VERIFY_TOKEN is not set")
+        raise problem(web.HTTPForbidden, "TRIAGE_META_VERIFY_TOKEN is not set")
     challenge = connector.verify_subscription(  # type: ignore[attr-defined]
         request.query, token.get_secret_value()
     )
     if challenge is None:
-        raise _error(web.HTTPForbidden, "verification failed")
+        raise problem(web.HTTPForbidden, "verification failed")
     return web.Response(text=str(challenge))
 
 
@@ -78,7 +74,7 @@ async def x_crc(request: web.Request) -> web.Response:
     connector = _connector(request, "x")
     crc_token = request.query.get("crc_token", "")
     if not crc_token or len(crc_token) > 512:
-        raise _error(web.HTTPBadRequest, "crc_token is required")
+        raise problem(web.HTTPBadRequest, "crc_token is required")
     return web.json_response(connector.crc_response(crc_token))  # type: ignore[attr-defined]
 
 

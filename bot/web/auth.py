@@ -1,4 +1,4 @@
-"""Who is asking: staff bearer tokens, roles, login throttling, and JSON errors for staff routes.
+"""Who is asking: staff bearer tokens, roles and login throttling for the staff routes.
 
 Shared by the staff API and the console so both check the same things the same way.
 """
@@ -6,13 +6,13 @@ Shared by the staff API and the console so both check the same things the same w
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from aiohttp import web
 
 from bot.appkeys import AUDIT, REDIS, STAFF
+from bot.web.errors import problem
 from escalation import keys
 from escalation.cases import CaseError
 from escalation.staff import AuthError, Role, StaffUser
@@ -25,11 +25,6 @@ ADMIN_ROLES: tuple[Role, ...] = ("admin",)
 # each guess slow, this stops a patient script.
 LOGIN_FAILURES_ALLOWED = 10
 _LOGIN_WINDOW_S = 300
-
-
-def problem(status: type[web.HTTPException], detail: str) -> web.HTTPException:
-    """An HTTP error with a JSON `{"error": detail}` body (detail never holds user input)."""
-    return status(text=json.dumps({"error": detail}), content_type="application/json")
 
 
 @contextmanager

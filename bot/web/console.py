@@ -20,7 +20,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.appkeys import AUDIT, CASES, SETTINGS, STAFF
-from bot.web.auth import CASE_ROLES, login, page_headers, problem
+from bot.web.auth import CASE_ROLES, login, page_headers
+from bot.web.errors import problem
 from bot.web.staff_api import MAX_STAFF_TEXT_CHARS, CaseDesk
 from escalation.cases import TEAMS, Case
 from escalation.staff import AuthError, StaffUser

@@ -20,7 +20,8 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.appkeys import AUDIT, ENGINE, FAQ, SETTINGS
-from bot.web.auth import bearer_user, problem, require_role
+from bot.web.auth import bearer_user, require_role
+from bot.web.errors import problem
 from escalation.faq.store import Changes, Draft, DraftStatus, FaqChangeError, FaqStore
 from escalation.staff import Role, StaffUser
 from nlu.engine import TriageEngine

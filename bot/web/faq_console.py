@@ -13,8 +13,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.web.auth import problem
 from bot.web.console import _csrf_field, _e, _form, _page, _session, _when
+from bot.web.errors import problem
 from bot.web.faq_api import (
     DECIDE_ROLES,
     DRAFT_ID,

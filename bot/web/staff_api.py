@@ -22,8 +22,8 @@ from bot.web.auth import (
     bearer_user,
     case_errors,
     login,
-    problem,
 )
+from bot.web.errors import problem
 from escalation.audit import ACTIONS
 from escalation.cases import STATUSES, Case, Team
 from escalation.masking import mask
