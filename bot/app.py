@@ -6,11 +6,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from aiohttp import web
+from aiohttp import ClientSession, ClientTimeout, web
 from redis.asyncio import BlockingConnectionPool, Redis
 
-from bot.appkeys import BATCHER, ENGINE, METRICS, NLP_POOL, REDIS, SETTINGS
+from bot.appkeys import (
+    BATCHER,
+    CIPHER,
+    CONNECTORS,
+    ENGINE,
+    HTTP,
+    METRICS,
+    NLP_POOL,
+    REDIS,
+    SETTINGS,
+)
 from bot.batcher import TriageBatcher
+from bot.connectors.base import Connector
 from bot.embedded_redis import EmbeddedRedis
 from bot.escalation_ctx import escalation_ctx
 from bot.faq_live import faq_ctx
@@ -27,15 +38,9 @@ from bot.web.openapi import openapi_handler
 from bot.web.ops import healthz, metrics, readyz
 from bot.web.private_page import add_private_page_routes
 from bot.web.staff_api import add_staff_api_routes
-from bot.webhooks import (
-    cipher_ctx,
-    http_ctx,
-    meta_subscribe,
-    receive,
-    stop_intake,
-    workers_ctx,
-    x_crc,
-)
+from bot.web.webhooks import meta_subscribe, receive, x_crc
+from bot.worker import stop_intake, workers_ctx
+from escalation.crypto import Cipher
 from nlu.engine import TriageEngine
 
 
@@ -82,6 +87,54 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
         await batcher.stop()
         # A batch still running in the pool is let finish, for a few seconds at most.
         await bounded(asyncio.to_thread(pool.shutdown), "nlp pool")
+
+
+async def cipher_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The at-rest cipher: configured keys, or a key file kept under data_dir."""
+    spec = await asyncio.to_thread(app[SETTINGS].encryption_key_spec)
+    app[CIPHER] = Cipher.from_spec(spec)
+    app[CONNECTORS] = build_connectors(app)
+    yield
+
+
+async def http_ctx(app: web.Application) -> AsyncIterator[None]:
+    """One client session for every platform call."""
+    session = ClientSession(timeout=ClientTimeout(total=15))
+    app[HTTP] = session
+    try:
+        yield
+    finally:
+        # Closing waits for each connection's transport to report it closed: bounded.
+        await bounded(session.close(), "http client session")
+
+
+def build_connectors(app: web.Application) -> dict[str, Connector]:
+    """Connectors for the platforms whose secrets are configured."""
+    settings = app[SETTINGS]
+    connectors: dict[str, Connector] = {}
+    if settings.meta_app_secret is not None:
+        from bot.connectors.meta import MetaConnector
+
+        connectors["meta"] = MetaConnector(
+            app_secret=settings.meta_app_secret.get_secret_value(),
+            page_token=(
+                settings.meta_page_token.get_secret_value() if settings.meta_page_token else ""
+            ),
+            graph_url=settings.meta_graph_url,
+            page_id=settings.meta_page_id,
+        )
+    if settings.x_consumer_secret is not None:
+        from bot.connectors.x import XConnector
+
+        connectors["x"] = XConnector(
+            consumer_secret=settings.x_consumer_secret.get_secret_value(),
+            bearer_token=settings.x_bearer_token.get_secret_value()
+            if settings.x_bearer_token
+            else "",
+            api_url=settings.x_api_url,
+            account_id=settings.x_account_id,
+        )
+    return connectors
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+import os
+import socket
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from aiohttp import ClientSession
+from aiohttp import ClientSession, web
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from bot.appkeys import CIPHER, CONNECTORS, HANDOVER, HTTP, METRICS, NLP_POOL, REDIS, SETTINGS
 from bot.connectors.base import (
     Connector,
     InboundMessage,
@@ -27,6 +30,7 @@ from bot.connectors.base import (
 from bot.intake import open_payload
 from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
+from bot.shutdown import ended, stop_tasks, worker_drain_s
 from bot.triage import Triage
 from escalation import keys
 from escalation.crypto import Cipher, CryptoError
@@ -35,6 +39,8 @@ from escalation.handover import Handover
 log = logging.getLogger("triagebot.worker")
 # A cancelled worker's last Redis call: handing back what it held.
 HAND_BACK_S = 2.0
+# Set when shutdown begins: workers finish the receipts they hold and take no more.
+INTAKE_STOP = web.AppKey("intake_stop", asyncio.Event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,3 +240,47 @@ class Worker:
             pipe.xdel(keys.INBOX, entry_id)
             await pipe.execute()
         self._held.discard(entry_id)
+
+
+async def stop_intake(app: web.Application) -> None:
+    """On shutdown: workers take no new receipts (an app that never started has none)."""
+    if INTAKE_STOP in app:
+        app[INTAKE_STOP].set()
+
+
+async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Start the in-process triage workers; stop them gracefully, and boundedly, on shutdown.
+
+    Workers get `worker_drain_s` to finish what they hold; those still busy then are
+    cancelled and hand their receipts back for any worker to take at once.
+    """
+    settings = app[SETTINGS]
+    connectors: dict[str, Connector] = app[CONNECTORS]
+    stop = asyncio.Event()
+    app[INTAKE_STOP] = stop
+    workers = [
+        Worker(
+            redis=app[REDIS],
+            cipher=app[CIPHER],
+            connectors=connectors,
+            session=app[HTTP],
+            pool=app[NLP_POOL],
+            metrics=app[METRICS],
+            handover=app[HANDOVER],
+            config=WorkerConfig(
+                name=f"{socket.gethostname()}:{os.getpid()}:{n}",
+                lease_ms=int(settings.worker_lease_s * 1000),
+                attempts=settings.outbound_attempts,
+            ),
+        )
+        for n in range(settings.workers)
+    ]
+    if workers:
+        await workers[0].ensure_group()
+    tasks = [asyncio.create_task(w.run(stop), name=w.config.name) for w in workers]
+    try:
+        yield
+    finally:
+        stop.set()
+        if not await ended(tasks, worker_drain_s(settings.shutdown_grace_s)):
+            await stop_tasks(tasks, "intake workers")
