@@ -68,86 +68,90 @@ def _fixed_schemas() -> dict[str, Any]:
     }
 
 
-def _paths() -> dict[str, Any]:
+def _get(operation_id: str, summary: str, responses: dict[str, Any]) -> dict[str, Any]:
+    """A GET operation that needs no token."""
+    return {
+        "get": {
+            "operationId": operation_id,
+            "summary": summary,
+            "security": [],
+            "responses": responses,
+        }
+    }
+
+
+def _post_message() -> dict[str, Any]:
     post_errors = ("400", "401", "403", "413", "415", "422")
     return {
-        "/v1/messages": {
-            "post": {
-                "operationId": "postMessage",
-                "summary": "Triage one message.",
-                "description": (
-                    "Answers with the message's Decision; a repeated (channel, message_id) "
-                    "gets the first Decision again with `duplicate: true`. Bodies over "
-                    f"{MAX_BODY_BYTES} bytes are refused with 413."
-                ),
-                "security": [{"bearer": []}],
-                "requestBody": {"required": True, "content": _json(_ref(SCHEMAS + "MessageIn"))},
-                "responses": {
-                    "200": {
-                        "description": "The Decision for this message.",
-                        "content": _json(_ref(SCHEMAS + "DecisionOut")),
-                    },
-                    **{code: _ref(RESPONSES + code) for code in post_errors},
-                    "default": {
-                        "description": "Any other error, in the same short shape.",
-                        "content": _json(_ref(SCHEMAS + "Error")),
-                    },
+        "post": {
+            "operationId": "postMessage",
+            "summary": "Triage one message.",
+            "description": (
+                "Answers with the message's Decision; a repeated (channel, message_id) "
+                "gets the first Decision again with `duplicate: true`. Bodies over "
+                f"{MAX_BODY_BYTES} bytes are refused with 413."
+            ),
+            "security": [{"bearer": []}],
+            "requestBody": {"required": True, "content": _json(_ref(SCHEMAS + "MessageIn"))},
+            "responses": {
+                "200": {
+                    "description": "The Decision for this message.",
+                    "content": _json(_ref(SCHEMAS + "DecisionOut")),
                 },
-            }
-        },
-        "/healthz": {
-            "get": {
-                "operationId": "healthz",
-                "summary": "Liveness: the process answers.",
-                "security": [],
-                "responses": {
-                    "200": {
-                        "description": "The process is alive.",
-                        "content": _json(_ref(SCHEMAS + "Health")),
-                    }
+                **{code: _ref(RESPONSES + code) for code in post_errors},
+                "default": {
+                    "description": "Any other error, in the same short shape.",
+                    "content": _json(_ref(SCHEMAS + "Error")),
                 },
-            }
-        },
-        "/readyz": {
-            "get": {
-                "operationId": "readyz",
-                "summary": "Readiness: Redis answers and the engine is loaded.",
-                "security": [],
-                "responses": {
-                    "200": {
-                        "description": "Ready to triage.",
-                        "content": _json(_ref(SCHEMAS + "Ready")),
-                    },
-                    "503": _ref(RESPONSES + "503"),
+            },
+        }
+    }
+
+
+def _paths() -> dict[str, Any]:
+    return {
+        "/v1/messages": _post_message(),
+        "/healthz": _get(
+            "healthz",
+            "Liveness: the process answers.",
+            {
+                "200": {
+                    "description": "The process is alive.",
+                    "content": _json(_ref(SCHEMAS + "Health")),
+                }
+            },
+        ),
+        "/readyz": _get(
+            "readyz",
+            "Readiness: Redis answers and the engine is loaded.",
+            {
+                "200": {
+                    "description": "Ready to triage.",
+                    "content": _json(_ref(SCHEMAS + "Ready")),
                 },
-            }
-        },
-        "/metrics": {
-            "get": {
-                "operationId": "metrics",
-                "summary": "Prometheus metrics (ids and counts only, no message content).",
-                "security": [],
-                "responses": {
-                    "200": {
-                        "description": "Prometheus text exposition format.",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
-                },
-            }
-        },
-        "/openapi.json": {
-            "get": {
-                "operationId": "openapi",
-                "summary": "This document.",
-                "security": [],
-                "responses": {
-                    "200": {
-                        "description": "The OpenAPI 3.1 document.",
-                        "content": _json({"type": "object"}),
-                    }
-                },
-            }
-        },
+                "503": _ref(RESPONSES + "503"),
+            },
+        ),
+        "/metrics": _get(
+            "metrics",
+            "Prometheus metrics (ids and counts only, no message content).",
+            {
+                "200": {
+                    "description": "Prometheus text exposition format.",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        ),
+        "/openapi.json": _get(
+            "openapi",
+            "This document.",
+            {
+                "200": {
+                    "description": "The OpenAPI 3.1 document.",
+                    "content": _json({"type": "object"}),
+                }
+            },
+        ),
     }
 
 
