@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 BROWSER_STAMP := $(VENV)/.chromium
 
-.PHONY: run test lint typecheck unit eval bench clean
+.PHONY: run test lint typecheck contracts unit eval bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ $(BROWSER_STAMP): $(STAMP)
 run: $(STAMP)  ## run the service on its embedded defaults
 	$(BIN)/triagebot serve
 
-test: lint typecheck unit  ## install everything and run every check
+test: lint typecheck contracts unit  ## install everything and run every check
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -36,6 +36,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# The import contracts of pyproject.toml: bot -> escalation -> nlu, nothing upward, no cycles.
+contracts: $(STAMP)
+	$(BIN)/lint-imports
 
 unit: $(STAMP) $(BROWSER_STAMP)
 	$(BIN)/pytest

@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "x":
         return run_x(settings, args)
     if args.command == "serve":
-        from bot.app import serve
+        from bot.serve import serve
 
         return serve(settings)
     return 2

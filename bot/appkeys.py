@@ -10,14 +10,14 @@ from bot.connectors.base import Connector
 from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
 from bot.settings import Settings
-from bot.worker import Handover
 from escalation.audit import AuditLog
 from escalation.cases import CaseStore
 from escalation.crypto import Cipher
+from escalation.faq.store import FaqStore
+from escalation.handover import Handover
 from escalation.private import PrivateLinks
 from escalation.staff import StaffStore
 from nlu.engine import TriageEngine
-from nlu.faq_store import FaqStore
 
 SETTINGS = web.AppKey("settings", Settings)
 REDIS = web.AppKey("redis", Redis)

@@ -19,12 +19,12 @@ from bot.appkeys import (
     SETTINGS,
     STAFF,
 )
+from bot.notify import Notifier
 from bot.settings import Settings
 from bot.shutdown import stop_tasks
-from bot.worker import Handover
 from escalation.audit import AuditLog
 from escalation.cases import CaseStore, SlaTargets
-from escalation.notify import Notifier
+from escalation.handover import Handover
 from escalation.private import PrivateLinks
 from escalation.staff import StaffStore
 

@@ -12,8 +12,8 @@ from bot.appkeys import ENGINE, FAQ, NLP_POOL, REDIS, SETTINGS
 from bot.nlp_pool import NlpPool
 from bot.shutdown import stop_tasks
 from escalation import keys
+from escalation.faq.store import FaqStore
 from nlu.engine import TriageEngine
-from nlu.faq_store import FaqStore
 
 log = logging.getLogger("triagebot.faq")
 POLL_S = 0.25

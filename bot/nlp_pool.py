@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 
 from nlu.engine import EngineConfig, TriageEngine
-from nlu.faq_store import FaqVersion, LiveFaq, Notice
+from nlu.faq_versions import FaqVersion, LiveFaq, Notice
 from nlu.models import Decision
 
 _engine: TriageEngine | None = None

@@ -7,8 +7,8 @@ from typing import Any
 from bot.escalation_ctx import sla_targets
 from bot.settings import Settings
 from bot.staff_cli import redis_url
-from bot.worker import Handover
 from escalation.crypto import Cipher
+from escalation.handover import Handover
 
 
 def run_actions(settings: Settings, port: int) -> int:

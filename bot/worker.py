@@ -10,38 +10,37 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Mapping, Sequence
+import os
+import socket
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from aiohttp import ClientSession
+from aiohttp import ClientSession, web
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from bot.appkeys import CIPHER, CONNECTORS, HANDOVER, HTTP, METRICS, NLP_POOL, REDIS, SETTINGS
 from bot.connectors.base import (
     Connector,
     InboundMessage,
-    MessageKind,
     OutboundAction,
     OutboundError,
 )
 from bot.intake import open_payload
 from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
+from bot.shutdown import ended, stop_tasks, worker_drain_s
+from bot.triage import Triage
 from escalation import keys
-from escalation.cases import CaseStore, Source
 from escalation.crypto import Cipher, CryptoError
-from escalation.notify import Notifier
-from escalation.private import PrivateLinks
-from nlu import templates
-from nlu.engine import MAX_TEXT_CHARS
-from nlu.models import Decision, Priority
+from escalation.handover import Handover
 
 log = logging.getLogger("triagebot.worker")
-_ESCALATED = ("escalate", "emergency")
 # A cancelled worker's last Redis call: handing back what it held.
 HAND_BACK_S = 2.0
+# Set when shutdown begins: workers finish the receipts they hold and take no more.
+INTAKE_STOP = web.AppKey("intake_stop", asyncio.Event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,81 +56,6 @@ class WorkerConfig:
 
 
 _Entry = tuple[bytes, dict[bytes, bytes]]
-
-
-def private_invite(decision: Decision, url: str | None) -> str:
-    """The private invitation in the message's language; an emergency's begins with its
-    safety text (988 for self-harm, Poison Control for an overdose, 911 otherwise)."""
-    texts = templates.for_language(decision.language)
-    invite = texts.private_invite
-    if url:
-        invite = f"{invite} {texts.private_link.format(url=url)}"
-    if decision.action == "emergency":
-        kinds = templates.kinds_of(decision.reasons)
-        invite = f"{templates.safety_text(decision.language, kinds)} {invite}"
-    return invite
-
-
-@dataclass(frozen=True, slots=True)
-class Handover:
-    """Where escalations and private follow-ups go: the case store and its private links."""
-
-    cases: CaseStore
-    links: PrivateLinks
-    public_base_url: str
-    notifier: Notifier | None = None
-
-    async def route(self, message: InboundMessage, decision: Decision) -> tuple[str | None, bool]:
-        """Put the message in a case when it belongs in one: (private invite, bot keeps quiet).
-
-        An escalated message opens a case (or joins the person's recent one). A direct
-        message from someone whose case staff still hold joins it whatever its triage
-        said, unless staff handed the conversation back to the bot.
-        """
-        escalated = decision.action in _ESCALATED
-        staff_owned = False
-        if not escalated and message.kind is MessageKind.DIRECT:
-            live = await self.cases.case_of_person(message.platform, message.author_id)
-            staff_owned = live is not None and not (await self.cases.get(live)).handed_back
-        if not (escalated or staff_owned):
-            return None, False
-        source = Source(
-            channel=message.platform,
-            message_id=message.message_id,
-            author_id=message.author_id,
-            author_name=message.author_name,
-            thread_id=message.thread_id,
-            kind=str(message.kind),
-            account_id=message.account_id,
-            text=message.text,
-            entities=[(e.type, e.start, e.end) for e in decision.entities],
-        )
-        _, opened, url = await self.open_case(
-            source, decision.priority or "normal", decision.reasons
-        )
-        if not opened:
-            # Joined a conversation staff already have: a public comment is still hidden
-            # and acknowledged, a private message just waits for staff.
-            return None, message.kind is MessageKind.DIRECT
-        return private_invite(decision, url), False
-
-    async def open_case(
-        self, source: Source, priority: Priority, reasons: Sequence[str]
-    ) -> tuple[str, bool, str | None]:
-        """Open (or find) the case: (case id, opened now, private link of a new case).
-        Staff hear of a new urgent case at once."""
-        token, link = self.links.prepare()
-        case_id, opened = await self.cases.open(source, priority, reasons, link=link)
-        if not opened:
-            return case_id, False, None
-        if priority == "urgent" and self.notifier is not None:
-            await self.notifier.case_event(await self.cases.get(case_id), "urgent")
-        return case_id, True, f"{self.public_base_url.rstrip('/')}/p/{token}"
-
-    async def private_url(self, case_id: str) -> str:
-        """A fresh link to the case's secure chat page."""
-        token = await self.links.issue(case_id)
-        return f"{self.public_base_url.rstrip('/')}/p/{token}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +82,7 @@ class Worker:
         self.redis, self.cipher = redis, cipher
         self.connectors, self.session, self.pool = connectors, session, pool
         self.metrics, self.config, self.handover = metrics, config, handover
+        self.triage = Triage(redis, handover, metrics, pool.triage_many)
         # Receipts read and not yet acknowledged: handed back if the worker is cancelled.
         self._held: set[bytes] = set()
 
@@ -249,50 +174,17 @@ class Worker:
         return _Receipt(entry_id, message)
 
     async def _process(self, receipts: Sequence[_Receipt]) -> None:
-        decisions = await self._decide([r.message for r in receipts])
-        for receipt, decision in zip(receipts, decisions, strict=True):
-            message = receipt.message
-            invite, staff_owned = await self.handover.route(message, decision)
+        triaged = await self.triage.run([r.message for r in receipts])
+        for receipt, done in zip(receipts, triaged, strict=True):
+            message, decision = done.message, done.decision
             connector = self.connectors.get(message.platform)
             # In a conversation staff own, the bot stays quiet except for safety replies.
-            if connector is not None and (not staff_owned or decision.action == "emergency"):
-                for index, action in enumerate(connector.plan(message, decision, invite)):
+            if connector is not None and (not done.routed.quiet or decision.action == "emergency"):
+                for index, action in enumerate(
+                    connector.plan(message, decision, done.routed.invite)
+                ):
                     await self._act(connector, message, index, action)
             await self._ack(receipt.entry_id)
-            self.metrics.decisions.labels(action=decision.action).inc()
-            log.info(
-                "message triaged",
-                extra={
-                    "platform": message.platform,
-                    "message_id": message.message_id,
-                    "action": decision.action,
-                    "reasons": decision.reasons,
-                },
-            )
-
-    async def _decide(self, messages: Sequence[InboundMessage]) -> list[Decision]:
-        """The stored Decision of each message, triaging (in the pool) those without one."""
-        stored = await self.redis.mget(
-            [keys.message_decision(m.platform, m.message_id) for m in messages]
-        )
-        todo = [m for m, s in zip(messages, stored, strict=True) if s is None]
-        if todo:
-            started = time.perf_counter()
-            items = [(m.message_id, m.text[:MAX_TEXT_CHARS]) for m in todo]
-            made = await self.pool.triage_many(items)
-            self.metrics.latency.observe((time.perf_counter() - started) / len(todo))
-            for message, decision in zip(todo, made, strict=True):
-                # First decision wins: a reclaimed receipt never gets a different answer.
-                await self.redis.set(
-                    keys.message_decision(message.platform, message.message_id),
-                    decision.model_dump_json(),
-                    nx=True,
-                    ex=keys.DEDUPE_TTL_S,
-                )
-            stored = await self.redis.mget(
-                [keys.message_decision(m.platform, m.message_id) for m in messages]
-            )
-        return [Decision.model_validate_json(s) for s in stored if s is not None]
 
     async def _act(
         self, connector: Connector, message: InboundMessage, index: int, action: OutboundAction
@@ -348,3 +240,47 @@ class Worker:
             pipe.xdel(keys.INBOX, entry_id)
             await pipe.execute()
         self._held.discard(entry_id)
+
+
+async def stop_intake(app: web.Application) -> None:
+    """On shutdown: workers take no new receipts (an app that never started has none)."""
+    if INTAKE_STOP in app:
+        app[INTAKE_STOP].set()
+
+
+async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Start the in-process triage workers; stop them gracefully, and boundedly, on shutdown.
+
+    Workers get `worker_drain_s` to finish what they hold; those still busy then are
+    cancelled and hand their receipts back for any worker to take at once.
+    """
+    settings = app[SETTINGS]
+    connectors: dict[str, Connector] = app[CONNECTORS]
+    stop = asyncio.Event()
+    app[INTAKE_STOP] = stop
+    workers = [
+        Worker(
+            redis=app[REDIS],
+            cipher=app[CIPHER],
+            connectors=connectors,
+            session=app[HTTP],
+            pool=app[NLP_POOL],
+            metrics=app[METRICS],
+            handover=app[HANDOVER],
+            config=WorkerConfig(
+                name=f"{socket.gethostname()}:{os.getpid()}:{n}",
+                lease_ms=int(settings.worker_lease_s * 1000),
+                attempts=settings.outbound_attempts,
+            ),
+        )
+        for n in range(settings.workers)
+    ]
+    if workers:
+        await workers[0].ensure_group()
+    tasks = [asyncio.create_task(w.run(stop), name=w.config.name) for w in workers]
+    try:
+        yield
+    finally:
+        stop.set()
+        if not await ended(tasks, worker_drain_s(settings.shutdown_grace_s)):
+            await stop_tasks(tasks, "intake workers")

@@ -18,8 +18,8 @@ from rasa_sdk.events import SlotSet  # type: ignore[import-untyped]
 from rasa_sdk.executor import ActionExecutor, CollectingDispatcher  # type: ignore[import-untyped]
 from sanic import Sanic
 
-from bot.worker import Handover
 from escalation.cases import Source
+from escalation.handover import Handover
 from nlu import templates
 from nlu.engine import TriageEngine
 from nlu.models import Decision

@@ -20,7 +20,7 @@ from spacy.tokens import Doc
 
 from nlu import crisis
 from nlu.faq import FaqContent, load_faq
-from nlu.faq_store import LiveFaq, Notice, ScheduledAnswer, answers_at
+from nlu.faq_versions import LiveFaq, Notice, ScheduledAnswer, answers_at
 from nlu.health import HealthKind, HealthTermFinder
 from nlu.intents import IntentClassifier
 from nlu.language import LanguageIdentifier

@@ -32,7 +32,7 @@ class InboundMessage(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    platform: str = Field(min_length=1, max_length=20)
+    platform: str = Field(min_length=1, max_length=40)  # an API channel is up to 40
     message_id: str = Field(min_length=1, max_length=200)
     kind: MessageKind
     author_id: str = Field(min_length=1, max_length=200)

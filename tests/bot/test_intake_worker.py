@@ -13,10 +13,11 @@ from bot.connectors.base import InboundMessage, MessageKind
 from bot.intake import record
 from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
-from bot.worker import Handover, Worker, WorkerConfig
+from bot.worker import Worker, WorkerConfig
 from escalation import keys
 from escalation.cases import CaseStore
 from escalation.crypto import Cipher, new_key_spec
+from escalation.handover import Handover
 from escalation.private import PrivateLinks
 from nlu.engine import TriageEngine
 from nlu.models import Decision

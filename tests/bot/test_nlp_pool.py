@@ -6,7 +6,7 @@ import time
 
 from bot.nlp_pool import NlpPool
 from nlu.engine import TriageEngine
-from nlu.faq_store import FaqVersion, LiveFaq, Notice
+from nlu.faq_versions import FaqVersion, LiveFaq, Notice
 
 ITEMS = [
     ("a", "when are visiting hours?"),

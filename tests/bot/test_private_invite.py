@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.worker import private_invite
+from escalation.handover import private_invite
 from nlu import templates
 from nlu.models import Decision
 

@@ -14,8 +14,8 @@ from pydantic import SecretStr
 from bot.app import create_app
 from bot.appkeys import CASES, PRIVATE_LINKS, STAFF
 from bot.settings import Settings
+from bot.web.auth import LOGIN_FAILURES_ALLOWED
 from escalation.cases import Source
-from escalation.web_auth import LOGIN_FAILURES_ALLOWED
 
 PASSWORD = "correct horse battery"
 GUESSES_PER_MIN = 3

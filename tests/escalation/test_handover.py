@@ -11,11 +11,10 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
-from bot.connectors.base import InboundMessage, MessageKind
-from bot.worker import Handover
-from escalation.cases import CaseStore
+from bot.notify import Notifier
+from escalation.cases import CaseStore, Source
 from escalation.crypto import Cipher, new_key_spec
-from escalation.notify import Notifier
+from escalation.handover import Handover, Routed
 from escalation.private import PrivateLinks, TooManyGuesses
 from nlu.models import Decision
 
@@ -44,10 +43,8 @@ class ChatHook:
         return web.Response(text="ok")
 
 
-def message(n: int, kind: MessageKind, text: str, author: str = "p1") -> InboundMessage:
-    return InboundMessage(
-        platform="meta", message_id=f"m{n}", kind=kind, author_id=author, text=text
-    )
+def message(n: int, kind: str, text: str, author: str = "p1") -> Source:
+    return Source(channel="meta", message_id=f"m{n}", kind=kind, author_id=author, text=text)
 
 
 def decision(action: str, priority: str | None = None) -> Decision:
@@ -59,11 +56,12 @@ def decision(action: str, priority: str | None = None) -> Decision:
 async def test_escalation_opens_a_case_and_invites_with_a_working_link(redis: Redis) -> None:
     links = PrivateLinks(redis, ttl_s=60, guesses_per_min=3)
     handover = Handover(CaseStore(redis, CIPHER), links, "https://care.example.org")
-    invite, quiet = await handover.route(
-        message(1, MessageKind.COMMENT, "my son Tyler has a fever"), decision("escalate", "high")
+    routed = await handover.route(
+        message(1, "comment", "my son Tyler has a fever"), decision("escalate", "high")
     )
+    invite = routed.invite
     assert invite is not None
-    assert not quiet
+    assert not routed.quiet
     assert "Tyler" not in invite
     assert "fever" not in invite
     token = invite.rsplit("/p/", 1)[1]
@@ -75,20 +73,16 @@ async def test_staff_keep_a_private_conversation_until_they_hand_it_back(redis: 
     cases = CaseStore(redis, CIPHER)
     handover = Handover(cases, PrivateLinks(redis, ttl_s=60, guesses_per_min=3), "https://x")
     await handover.route(
-        message(1, MessageKind.DIRECT, "my MRN is 4455667, results?"), decision("escalate", "high")
+        message(1, "direct", "my MRN is 4455667, results?"), decision("escalate", "high")
     )
     [case] = await cases.by_status("new")
     # A routine question in the same private conversation goes to staff, not the bot.
-    invite, quiet = await handover.route(
-        message(2, MessageKind.DIRECT, "also where do I park?"), decision("reply")
-    )
-    assert (invite, quiet) == (None, True)
+    routed = await handover.route(message(2, "direct", "also where do I park?"), decision("reply"))
+    assert (routed.case_id, routed.invite, routed.quiet) == (case.id, None, True)
     assert len(await cases.thread(case.id)) == 2
     await cases.resolve(case.id, "ana", hand_back=True)
-    invite, quiet = await handover.route(
-        message(3, MessageKind.DIRECT, "and visiting hours?"), decision("reply")
-    )
-    assert (invite, quiet) == (None, False)
+    routed = await handover.route(message(3, "direct", "and visiting hours?"), decision("reply"))
+    assert routed == Routed()
     assert len(await cases.thread(case.id)) == 2
 
 
@@ -130,7 +124,7 @@ async def test_urgent_case_alert_carries_no_content(redis: Redis) -> None:
         links = PrivateLinks(redis, ttl_s=60, guesses_per_min=3)
         handover = Handover(cases, links, "https://x", notifier)
         text = "Harold Finch is having chest pain and can't breathe"
-        await handover.route(message(1, MessageKind.COMMENT, text), decision("emergency", "urgent"))
+        await handover.route(message(1, "comment", text), decision("emergency", "urgent"))
         [case] = await cases.by_status("new")
     assert len(hook.received) == 1
     alert = str(hook.received[0]["text"])

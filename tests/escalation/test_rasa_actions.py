@@ -9,9 +9,9 @@ import pytest
 from aiohttp import ClientSession
 from redis.asyncio import Redis
 
-from bot.worker import Handover
 from escalation.cases import CaseStore
 from escalation.crypto import Cipher, new_key_spec
+from escalation.handover import Handover
 from escalation.private import PrivateLinks
 from escalation.rasa_actions import create_action_server
 from nlu.engine import TriageEngine

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from escalation.web_auth import mask
+from escalation.masking import mask
 from nlu.engine import TriageEngine
 
 HIDDEN = [

@@ -18,9 +18,9 @@ from bot.app import create_app
 from bot.appkeys import AUDIT, CASES, CIPHER, CONNECTORS, REDIS, STAFF
 from bot.connectors.base import ActionKind, OutboundAction, OutboundError
 from bot.settings import Settings
+from bot.web.auth import LOGIN_FAILURES_ALLOWED
 from escalation.audit import AuditLog
 from escalation.cases import Source
-from escalation.web_auth import LOGIN_FAILURES_ALLOWED
 
 PASSWORD = "correct horse battery"
 SECRET_TEXT = "I am Harold Finch, my MRN is 4455667 and I have chest pain"

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from pydantic.json_schema import models_json_schema
+
+from bot.web.messages import MAX_BODY_BYTES, DecisionOut, MessageIn
 
 OPENAPI_VERSION = "3.1.0"
 SCHEMAS = "#/components/schemas/"
@@ -29,11 +32,6 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _model_schemas() -> dict[str, Any]:
-    # bot.app imports this module to register the route, so its models are imported late.
-    from pydantic.json_schema import models_json_schema
-
-    from bot.app import DecisionOut, MessageIn
-
     _, top = models_json_schema(
         [(MessageIn, "validation"), (DecisionOut, "serialization")],
         ref_template=SCHEMAS + "{model}",
@@ -70,92 +68,90 @@ def _fixed_schemas() -> dict[str, Any]:
     }
 
 
-def _max_body_bytes() -> int:
-    from bot.app import MAX_BODY_BYTES
+def _get(operation_id: str, summary: str, responses: dict[str, Any]) -> dict[str, Any]:
+    """A GET operation that needs no token."""
+    return {
+        "get": {
+            "operationId": operation_id,
+            "summary": summary,
+            "security": [],
+            "responses": responses,
+        }
+    }
 
-    return MAX_BODY_BYTES
+
+def _post_message() -> dict[str, Any]:
+    post_errors = ("400", "401", "403", "413", "415", "422")
+    return {
+        "post": {
+            "operationId": "postMessage",
+            "summary": "Triage one message.",
+            "description": (
+                "Answers with the message's Decision; a repeated (channel, message_id) "
+                "gets the first Decision again with `duplicate: true`. Bodies over "
+                f"{MAX_BODY_BYTES} bytes are refused with 413."
+            ),
+            "security": [{"bearer": []}],
+            "requestBody": {"required": True, "content": _json(_ref(SCHEMAS + "MessageIn"))},
+            "responses": {
+                "200": {
+                    "description": "The Decision for this message.",
+                    "content": _json(_ref(SCHEMAS + "DecisionOut")),
+                },
+                **{code: _ref(RESPONSES + code) for code in post_errors},
+                "default": {
+                    "description": "Any other error, in the same short shape.",
+                    "content": _json(_ref(SCHEMAS + "Error")),
+                },
+            },
+        }
+    }
 
 
 def _paths() -> dict[str, Any]:
-    post_errors = ("400", "401", "403", "413", "415", "422")
     return {
-        "/v1/messages": {
-            "post": {
-                "operationId": "postMessage",
-                "summary": "Triage one message.",
-                "description": (
-                    "Answers with the message's Decision; a repeated (channel, message_id) "
-                    "gets the first Decision again with `duplicate: true`. Bodies over "
-                    f"{_max_body_bytes()} bytes are refused with 413."
-                ),
-                "security": [{"bearer": []}],
-                "requestBody": {"required": True, "content": _json(_ref(SCHEMAS + "MessageIn"))},
-                "responses": {
-                    "200": {
-                        "description": "The Decision for this message.",
-                        "content": _json(_ref(SCHEMAS + "DecisionOut")),
-                    },
-                    **{code: _ref(RESPONSES + code) for code in post_errors},
-                    "default": {
-                        "description": "Any other error, in the same short shape.",
-                        "content": _json(_ref(SCHEMAS + "Error")),
-                    },
+        "/v1/messages": _post_message(),
+        "/healthz": _get(
+            "healthz",
+            "Liveness: the process answers.",
+            {
+                "200": {
+                    "description": "The process is alive.",
+                    "content": _json(_ref(SCHEMAS + "Health")),
+                }
+            },
+        ),
+        "/readyz": _get(
+            "readyz",
+            "Readiness: Redis answers and the engine is loaded.",
+            {
+                "200": {
+                    "description": "Ready to triage.",
+                    "content": _json(_ref(SCHEMAS + "Ready")),
                 },
-            }
-        },
-        "/healthz": {
-            "get": {
-                "operationId": "healthz",
-                "summary": "Liveness: the process answers.",
-                "security": [],
-                "responses": {
-                    "200": {
-                        "description": "The process is alive.",
-                        "content": _json(_ref(SCHEMAS + "Health")),
-                    }
-                },
-            }
-        },
-        "/readyz": {
-            "get": {
-                "operationId": "readyz",
-                "summary": "Readiness: Redis answers and the engine is loaded.",
-                "security": [],
-                "responses": {
-                    "200": {
-                        "description": "Ready to triage.",
-                        "content": _json(_ref(SCHEMAS + "Ready")),
-                    },
-                    "503": _ref(RESPONSES + "503"),
-                },
-            }
-        },
-        "/metrics": {
-            "get": {
-                "operationId": "metrics",
-                "summary": "Prometheus metrics (ids and counts only, no message content).",
-                "security": [],
-                "responses": {
-                    "200": {
-                        "description": "Prometheus text exposition format.",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
-                },
-            }
-        },
-        "/openapi.json": {
-            "get": {
-                "operationId": "openapi",
-                "summary": "This document.",
-                "security": [],
-                "responses": {
-                    "200": {
-                        "description": "The OpenAPI 3.1 document.",
-                        "content": _json({"type": "object"}),
-                    }
-                },
-            }
-        },
+                "503": _ref(RESPONSES + "503"),
+            },
+        ),
+        "/metrics": _get(
+            "metrics",
+            "Prometheus metrics (ids and counts only, no message content).",
+            {
+                "200": {
+                    "description": "Prometheus text exposition format.",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        ),
+        "/openapi.json": _get(
+            "openapi",
+            "This document.",
+            {
+                "200": {
+                    "description": "The OpenAPI 3.1 document.",
+                    "content": _json({"type": "object"}),
+                }
+            },
+        ),
     }
 
 

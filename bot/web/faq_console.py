@@ -13,8 +13,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from escalation.console import _csrf_field, _e, _form, _page, _session, _when
-from escalation.faq_api import (
+from bot.web.console import _csrf_field, _e, _form, _page, _session, _when
+from bot.web.errors import problem
+from bot.web.faq_api import (
     DECIDE_ROLES,
     DRAFT_ID,
     EDIT_ROLES,
@@ -24,7 +25,6 @@ from escalation.faq_api import (
     NewIntentIn,
 )
 from escalation.staff import StaffUser
-from escalation.web_auth import problem
 
 FAQ_PATH = "/console/faq"
 _ACTIONS = ("propose", "rollback", "notice", "clear_notice")
@@ -99,20 +99,10 @@ def _changes(changes: dict[str, Any]) -> str:
     return "<ul>" + "".join(f"<li>{_e(i)}</li>" for i in items) + "</ul>"
 
 
-async def _faq_page(
-    request: web.Request, user: StaffUser, csrf: str, error: str = "", status: int = 200
-) -> web.Response:
-    desk = FaqDesk(request.app, user)
-    live = await desk.overview()
-    drafts = await desk.drafts()
-    may_edit, may_decide = user.role in EDIT_ROLES, user.role in DECIDE_ROLES
-
-    intents = "".join(
-        f"<tr><td>{_e(key)}</td><td>{_e(i['answer'])}</td><td><ul>"
-        + "".join(f"<li>{_e(x)}</li>" for x in i["examples"])
-        + "</ul></td></tr>"
-        for key, i in live["intents"].items()
-    )
+def _draft_rows(
+    drafts: list[dict[str, Any]], user: StaffUser, csrf: str, *, may_decide: bool
+) -> tuple[list[str], bool]:
+    """The drafts table's rows, and whether any evaluation is still running."""
     running = False
     rows = []
     for d in drafts:
@@ -131,6 +121,43 @@ async def _faq_page(
             f"<td>{_e(d['author'])}</td><td>{_e(d['reason'])}</td>"
             f"<td>{_changes(d['changes'])}</td><td>{cell}</td><td>{buttons}</td></tr>"
         )
+    return rows, running
+
+
+def _propose_form(csrf: str, options: str) -> str:
+    """The form an editor proposes a change with; `options` lists the live intents."""
+    return (
+        "<h2>Propose a change</h2>"
+        f'<form method="post" action="{FAQ_PATH}/propose">{_csrf_field(csrf)}'
+        f'<p><label>Intent <select name="intent">{options}</select></label> '
+        '<label>or a new intent key <input type="text" name="new_intent" '
+        'pattern="[a-z][a-z0-9_]{0,63}"></label></p>'
+        '<p><label>New answer (empty keeps it)<br><textarea name="answer" maxlength="2000">'
+        "</textarea></label></p>"
+        "<p><label>Examples to add, one a line<br>"
+        '<textarea name="add_examples"></textarea></label></p>'
+        "<p><label>Examples to remove, one a line<br>"
+        '<textarea name="remove_examples"></textarea></label></p>'
+        '<p><label>Reason <input type="text" name="reason" maxlength="500" required></label>'
+        ' <button type="submit">Propose</button></p></form>'
+    )
+
+
+async def _faq_page(
+    request: web.Request, user: StaffUser, csrf: str, error: str = "", status: int = 200
+) -> web.Response:
+    desk = FaqDesk(request.app, user)
+    live = await desk.overview()
+    drafts = await desk.drafts()
+    may_edit, may_decide = user.role in EDIT_ROLES, user.role in DECIDE_ROLES
+
+    intents = "".join(
+        f"<tr><td>{_e(key)}</td><td>{_e(i['answer'])}</td><td><ul>"
+        + "".join(f"<li>{_e(x)}</li>" for x in i["examples"])
+        + "</ul></td></tr>"
+        for key, i in live["intents"].items()
+    )
+    rows, running = _draft_rows(drafts, user, csrf, may_decide=may_decide)
     notice = live["notice"]
     options = "".join(f'<option value="{_e(k)}">{_e(k)}</option>' for k in live["intents"])
     body = (
@@ -158,21 +185,7 @@ async def _faq_page(
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
     if may_edit:
-        body += (
-            "<h2>Propose a change</h2>"
-            f'<form method="post" action="{FAQ_PATH}/propose">{_csrf_field(csrf)}'
-            f'<p><label>Intent <select name="intent">{options}</select></label> '
-            '<label>or a new intent key <input type="text" name="new_intent" '
-            'pattern="[a-z][a-z0-9_]{0,63}"></label></p>'
-            '<p><label>New answer (empty keeps it)<br><textarea name="answer" maxlength="2000">'
-            "</textarea></label></p>"
-            "<p><label>Examples to add, one a line<br>"
-            '<textarea name="add_examples"></textarea></label></p>'
-            "<p><label>Examples to remove, one a line<br>"
-            '<textarea name="remove_examples"></textarea></label></p>'
-            '<p><label>Reason <input type="text" name="reason" maxlength="500" required></label>'
-            ' <button type="submit">Propose</button></p></form>'
-        )
+        body += _propose_form(csrf, options)
     body += (
         "<h2>Live intents</h2><table><thead><tr><th>Intent</th><th>Answer</th>"
         f"<th>Examples</th></tr></thead><tbody>{intents}</tbody></table>"

@@ -17,9 +17,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.appkeys import BATCHER, CASES, HANDOVER, PRIVATE_LINKS
+from bot.web.auth import client_of, page_headers
+from bot.web.errors import problem
 from escalation.cases import CaseError, CaseMessage
 from escalation.private import TooManyGuesses
-from escalation.web_auth import client_of, page_headers, problem
 from nlu import templates
 
 MAX_PERSON_TEXT_CHARS = 2000
@@ -95,10 +96,10 @@ async def _case_id(request: web.Request) -> str:
     try:
         case_id = await request.app[PRIVATE_LINKS].case_for(token, client_of(request))
     except TooManyGuesses:
-        raise web.HTTPTooManyRequests(
-            text=json.dumps({"error": "too many attempts; try again later"}),
-            content_type="application/json",
-            headers={"Retry-After": "60", **page_headers()},
+        raise problem(
+            web.HTTPTooManyRequests,
+            "too many attempts; try again later",
+            {"Retry-After": "60", **page_headers()},
         ) from None
     if case_id is None:
         raise _not_found()
@@ -110,11 +111,7 @@ async def _case_id(request: web.Request) -> str:
 
 
 def _not_found() -> web.HTTPException:
-    return web.HTTPNotFound(
-        text=json.dumps({"error": "not found"}),
-        content_type="application/json",
-        headers=page_headers(),
-    )
+    return problem(web.HTTPNotFound, "not found", page_headers())
 
 
 def case_language(reasons: list[str]) -> str:

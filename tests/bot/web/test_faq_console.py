@@ -11,11 +11,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
+from bot import faq_evaluator
 from bot.app import create_app
 from bot.appkeys import AUDIT, FAQ, STAFF
 from bot.settings import Settings
-from escalation import faq_api
-from tests.escalation.test_faq_api import clear_faq
+from tests.bot.web.test_faq_api import clear_faq
 
 PASSWORD = "correct horse battery"
 NEW_PARKING = "Parking is free in Garage D this week. Enter from Oak Street."
@@ -31,7 +31,7 @@ async def client(
     )
     await clear_faq(redis_url)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(faq_api, "EVAL_FOLDS", 2)
+        patch.setattr(faq_evaluator, "EVAL_FOLDS", 2)
         async with TestClient(TestServer(create_app(settings))) as test_client:
             yield test_client
     await clear_faq(redis_url)

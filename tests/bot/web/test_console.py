@@ -16,9 +16,9 @@ from pydantic import SecretStr
 from bot.app import create_app
 from bot.appkeys import AUDIT, CASES, STAFF
 from bot.settings import Settings
+from bot.web.auth import LOGIN_FAILURES_ALLOWED
+from bot.web.console import LOGIN_CSRF_COOKIE, cookie_options
 from escalation.cases import Source
-from escalation.console import LOGIN_CSRF_COOKIE, cookie_options
-from escalation.web_auth import LOGIN_FAILURES_ALLOWED
 
 PASSWORD = "correct horse battery"
 SECRET = "I am Harold Finch and my MRN is 4455667"

@@ -20,10 +20,11 @@ from typing import Any
 from aiohttp import web
 
 from bot.appkeys import AUDIT, CASES, SETTINGS, STAFF
-from escalation.api import MAX_STAFF_TEXT_CHARS, CaseDesk
+from bot.web.auth import CASE_ROLES, login, page_headers
+from bot.web.errors import problem
+from bot.web.staff_api import MAX_STAFF_TEXT_CHARS, CaseDesk
 from escalation.cases import TEAMS, Case
 from escalation.staff import AuthError, StaffUser
-from escalation.web_auth import CASE_ROLES, login, page_headers, problem
 
 SESSION_COOKIE = "triage_session"
 LOGIN_CSRF_COOKIE = "triage_login_csrf"

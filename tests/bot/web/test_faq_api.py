@@ -14,10 +14,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
+from bot import faq_evaluator
 from bot.app import create_app
 from bot.appkeys import AUDIT, STAFF
 from bot.settings import Settings
-from escalation import faq_api, keys
+from escalation import keys
 
 PASSWORD = "correct horse battery"
 API = {"Authorization": "Bearer test-token-0123456789"}
@@ -55,7 +56,7 @@ async def client(
     )
     await clear_faq(redis_url)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(faq_api, "EVAL_FOLDS", 2)  # the full five folds take ~20 s a version
+        patch.setattr(faq_evaluator, "EVAL_FOLDS", 2)  # the full five folds take ~20 s a version
         async with TestClient(TestServer(create_app(settings))) as test_client:
             yield test_client
     await clear_faq(redis_url)

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from redis.asyncio import Redis
 
+from escalation.faq.store import Changes, FaqChangeError, FaqStore
 from nlu.engine import TriageEngine
 from nlu.faq import DEMO_CONTENT_DIR
-from nlu.faq_store import Changes, FaqChangeError, FaqStore, LiveFaq, ScheduledAnswer
+from nlu.faq_versions import LiveFaq, ScheduledAnswer
 
 NEW_PARKING = "Parking is free in Garage C from today. Enter from Elm Street."
 HOLIDAY_HOURS = "Over the holidays our clinics open 10am to 2pm."

@@ -1,4 +1,4 @@
-"""`triagebot serve` with several processes: one port, one Redis, N engines.
+"""`triagebot serve`: one server process, or several: one port, one Redis, N engines.
 
 The NLP is CPU-bound and Python runs one thread of it at a time, so a host with several
 cores serves more by running several processes. They share the listening port
@@ -9,24 +9,28 @@ SIGTERM or Ctrl-C.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import signal
 import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
+from typing import Any
 
+from aiohttp import web
 from pydantic import SecretStr
 
+from bot.app import create_app
 from bot.embedded_redis import EmbeddedRedis
+from bot.logs import RUNNER_OPTIONS
 from bot.settings import Settings
+from bot.shutdown import exit_after, http_drain_s
 
 log = logging.getLogger("triagebot.supervisor")
 
 
 def _child(settings: Settings) -> None:
-    from bot.app import run_server
-
     logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     run_server(settings, reuse_port=True, print=None)
 
@@ -81,4 +85,45 @@ def supervise(settings: Settings) -> int:
                 child.join(timeout=5)
         if embedded is not None:
             embedded.stop(timeout=3)
+    return 0
+
+
+def event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where it is installed (not on Windows): the same asyncio, less CPU a request."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def run_server(settings: Settings, **options: Any) -> None:
+    """Serve until SIGTERM or SIGINT, then stop within `settings.shutdown_grace_s`.
+
+    In-flight requests and intake work get most of that time to finish; what still runs
+    then is cancelled (workers hand back the receipts they hold), and past the whole
+    grace period the process exits regardless.
+    """
+    app = create_app(settings)
+
+    async def last_resort(app: web.Application) -> None:
+        exit_after(settings.shutdown_grace_s)
+
+    app.on_shutdown.insert(0, last_resort)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop=event_loop(),
+        shutdown_timeout=http_drain_s(settings.shutdown_grace_s),
+        **RUNNER_OPTIONS,
+        **options,
+    )
+
+
+def serve(settings: Settings) -> int:
+    """`triagebot serve`: run until interrupted."""
+    if settings.processes > 1:
+        return supervise(settings)
+    run_server(settings)
     return 0

@@ -15,8 +15,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.appkeys import AUDIT, CASES, CONNECTORS, HTTP, STAFF
 from bot.connectors.base import ActionKind, OutboundAction
+from bot.web.auth import (
+    ADMIN_ROLES,
+    AUDIT_ROLES,
+    CASE_ROLES,
+    bearer_user,
+    case_errors,
+    login,
+)
+from bot.web.errors import problem
 from escalation.audit import ACTIONS
 from escalation.cases import STATUSES, Case, CaseMessage, Team
+from escalation.masking import mask
 from escalation.staff import (
     ROLES,
     AuthError,
@@ -26,16 +36,6 @@ from escalation.staff import (
     StaffUser,
     UnknownUser,
     check_password,
-)
-from escalation.web_auth import (
-    ADMIN_ROLES,
-    AUDIT_ROLES,
-    CASE_ROLES,
-    bearer_user,
-    case_errors,
-    login,
-    mask,
-    problem,
 )
 
 log = logging.getLogger("triagebot.staff_api")

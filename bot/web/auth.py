@@ -1,4 +1,4 @@
-"""Who is asking: staff bearer tokens, roles, login throttling, and JSON errors for staff routes.
+"""Who is asking: staff bearer tokens, roles and login throttling for the staff routes.
 
 Shared by the staff API and the console so both check the same things the same way.
 """
@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import json
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from aiohttp import web
 
 from bot.appkeys import AUDIT, REDIS, SETTINGS, STAFF
+from bot.web.errors import problem
 from escalation import keys
 from escalation.cases import CaseError
 from escalation.private import reserve_attempt
@@ -28,12 +27,6 @@ ADMIN_ROLES: tuple[Role, ...] = ("admin",)
 # each guess slow, this stops a patient script.
 LOGIN_FAILURES_ALLOWED = 10
 _LOGIN_WINDOW_S = 300
-_DIGITS = re.compile(r"\d{3,}")
-
-
-def problem(status: type[web.HTTPException], detail: str) -> web.HTTPException:
-    """An HTTP error with a JSON `{"error": detail}` body (detail never holds user input)."""
-    return status(text=json.dumps({"error": detail}), content_type="application/json")
 
 
 @contextmanager
@@ -122,23 +115,6 @@ async def login(request: web.Request, username: str, password: str, *, via: str)
     await redis.delete(counter)
     await audit.record(user.username, "login", detail=via)
     return user
-
-
-def mask(text: str, spans: Sequence[tuple[str, int, int]] = ()) -> str:
-    """The text with the given entity spans replaced by `[TYPE]` and digit runs by `[NUMBER]`.
-
-    Deliberately simple (no NLP on a page view): each message of the person keeps the spans
-    its triage found. Staff reveal the full text when needed.
-    """
-    out, last = [], 0
-    valid = [s for s in spans if 0 <= s[1] < s[2] <= len(text)]
-    for kind, start, end in sorted(valid, key=lambda s: s[1]):
-        if start < last:  # overlapping spans: the earlier one already covers it
-            continue
-        out += [_DIGITS.sub("[NUMBER]", text[last:start]), f"[{kind}]"]
-        last = end
-    out.append(_DIGITS.sub("[NUMBER]", text[last:]))
-    return "".join(out)
 
 
 def page_headers(nonce: str | None = None) -> dict[str, str]:

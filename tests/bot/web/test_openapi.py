@@ -16,10 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from bot.app import DecisionOut, create_app
+from bot.app import create_app
 from bot.appkeys import REDIS
-from bot.openapi import openapi_document, openapi_handler
 from bot.settings import Settings
+from bot.web.messages import DecisionOut
+from bot.web.openapi import openapi_document, openapi_handler
 from escalation import keys
 
 TOKEN = "fuzz-token-0123456789"

@@ -1,0 +1,109 @@
+"""Decide once, then route: the one step every message takes, whichever way it came in.
+
+The webhook workers and the messages API both hand `Triage.run` InboundMessages. The
+first Decision stored for a message (`keys.message_decision`, the one dedupe of a
+Decision) wins: a redelivery, a reclaimed receipt or a repeated API call gets that
+Decision again, never a different one. Then `Handover.route` puts the message in a case
+when it belongs in one. What is sent in public afterwards is the caller's business.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+from redis.asyncio import Redis
+
+from bot.connectors.base import InboundMessage
+from bot.metrics import Metrics
+from escalation import keys
+from escalation.cases import Source
+from escalation.handover import Handover, Routed
+from nlu.engine import MAX_TEXT_CHARS
+from nlu.models import Decision
+
+log = logging.getLogger("triagebot.triage")
+# Runs the NLP for (message id, text) pairs: the worker's pool, or the API's batcher.
+Decide = Callable[[Sequence[tuple[str, str]]], Awaitable[list[Decision]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Triaged:
+    """One message after triage: its Decision and where it was routed."""
+
+    message: InboundMessage
+    decision: Decision
+    duplicate: bool  # the Decision was stored by an earlier delivery of the message
+    routed: Routed
+
+
+def source_of(message: InboundMessage, decision: Decision) -> Source:
+    """What a case keeps of a message: who wrote, where, the text and its entity spans."""
+    return Source(
+        channel=message.platform,
+        message_id=message.message_id,
+        author_id=message.author_id,
+        author_name=message.author_name,
+        thread_id=message.thread_id,
+        kind=str(message.kind),
+        account_id=message.account_id,
+        text=message.text,
+        entities=[(e.type, e.start, e.end) for e in decision.entities],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Triage:
+    """The decide-once-then-route step over a Redis, a handover and a way to run the NLP."""
+
+    redis: Redis
+    handover: Handover
+    metrics: Metrics
+    decide: Decide
+
+    async def run(self, messages: Sequence[InboundMessage]) -> list[Triaged]:
+        """Decide each message once, then route it; in the order given."""
+        decided = await self._decisions(messages)
+        done = []
+        for message, (decision, duplicate) in zip(messages, decided, strict=True):
+            routed = await self.handover.route(source_of(message, decision), decision)
+            self.metrics.decisions.labels(action=decision.action).inc()
+            log.info(
+                "message triaged",
+                extra={
+                    "platform": message.platform,
+                    "message_id": message.message_id,
+                    "action": decision.action,
+                    "reasons": decision.reasons,
+                },
+            )
+            done.append(Triaged(message, decision, duplicate, routed))
+        return done
+
+    async def _decisions(self, messages: Sequence[InboundMessage]) -> list[tuple[Decision, bool]]:
+        """(stored Decision, stored before) of each message, triaging those without one."""
+        names = [keys.message_decision(m.platform, m.message_id) for m in messages]
+        stored: list[bytes | str | None] = await self.redis.mget(names)
+        earlier = [s is not None for s in stored]
+        todo = [i for i, s in enumerate(stored) if s is None]
+        if todo:
+            started = time.perf_counter()
+            made = await self.decide(
+                [(messages[i].message_id, messages[i].text[:MAX_TEXT_CHARS]) for i in todo]
+            )
+            self.metrics.latency.observe((time.perf_counter() - started) / len(todo))
+            for i, decision in zip(todo, made, strict=True):
+                ours = decision.model_dump_json()
+                # First decision wins: a reclaimed receipt never gets a different answer.
+                if await self.redis.set(names[i], ours, nx=True, ex=keys.DEDUPE_TTL_S):
+                    stored[i] = ours
+                else:  # another delivery of the message stored its Decision meanwhile
+                    earlier[i] = True
+                    stored[i] = await self.redis.get(names[i]) or ours
+        return [
+            (Decision.model_validate_json(cast(bytes | str, s)), was)
+            for s, was in zip(stored, earlier, strict=True)
+        ]

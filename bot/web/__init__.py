@@ -1,0 +1,1 @@
+"""Every HTTP surface of the service: handlers, middlewares and sub-apps."""

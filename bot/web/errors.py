@@ -1,0 +1,81 @@
+"""The service's one JSON error shape, and the middleware that maps failures to it.
+
+Every error body is `{"error": "<short text>"}`; it never carries the request body, so
+no PHI a client sent can come back in an error or a log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Collection
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.batcher import Overloaded
+
+log = logging.getLogger("triagebot.http")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def problem(
+    status: type[web.HTTPException], detail: str, headers: dict[str, str] | None = None
+) -> web.HTTPException:
+    """An HTTP error with a JSON `{"error": detail}` body (detail never holds user input)."""
+    return status(
+        text=json.dumps({"error": detail}), content_type="application/json", headers=headers
+    )
+
+
+def busy(detail: str) -> web.HTTPException:
+    """503 with `Retry-After: 1`: a client should try again shortly."""
+    return problem(web.HTTPServiceUnavailable, detail, {"Retry-After": "1"})
+
+
+def _where(loc: tuple[int | str, ...], known: Collection[str]) -> str:
+    """The invalid field's name when it is one of ours; a client's own keys are never echoed."""
+    parts = [str(p) for p in loc if isinstance(p, int) or p in known]
+    return ".".join(parts) if len(parts) == len(loc) and parts else "body"
+
+
+def error_middleware(known_fields: Collection[str]) -> Middleware:
+    """Map every failure to a short JSON error; a validation error names a field only when
+    it is one of `known_fields`. Never echoes the request body."""
+    known = frozenset(known_fields)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.content_type == "application/json" or exc.status < 400:
+                raise
+            # aiohttp's own errors (404, 405, 413…) as JSON too, with their status and the
+            # headers that say what to do instead (a 405's Allow).
+            kept = {k: exc.headers[k] for k in ("Allow", "Retry-After") if k in exc.headers}
+            return web.json_response({"error": exc.reason}, status=exc.status, headers=kept)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = _where(tuple(first["loc"]), known)
+            if first["type"] == "json_invalid":
+                raise problem(web.HTTPBadRequest, "body is not valid JSON") from None
+            # pydantic's message can quote the input; keep only its type.
+            detail = f"{where}: invalid ({first['type']})"
+            raise problem(web.HTTPUnprocessableEntity, detail) from None
+        except Overloaded:
+            raise busy("too many messages waiting; retry shortly") from None
+        except (RedisConnectionError, RedisTimeoutError):
+            log.warning("redis unavailable on %s", request.path)
+            raise busy("storage temporarily unavailable; retry shortly") from None
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            raise problem(web.HTTPInternalServerError, "internal error") from None
+
+    return middleware

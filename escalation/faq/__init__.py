@@ -1,0 +1,1 @@
+"""FAQ change control: drafts, compliance approval, versions, schedules and notices in Redis."""
