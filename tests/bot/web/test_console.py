@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from aiohttp import ClientResponse, ClientSession, DummyCookieJar
-from aiohttp.test_utils import TestClient, TestServer
-from pydantic import SecretStr
+from aiohttp.test_utils import TestClient
 
-from bot.app import create_app
 from bot.appkeys import AUDIT, CASES, STAFF
-from bot.settings import Settings
 from bot.web.auth import LOGIN_FAILURES_ALLOWED
 from bot.web.console import LOGIN_CSRF_COOKIE, cookie_options
 from escalation.cases import Source
+from tests.bot.web.staff_app import PASSWORD, app_client, csrf_of
 
-PASSWORD = "correct horse battery"
 SECRET = "I am Harold Finch and my MRN is 4455667"
 
 
@@ -28,18 +23,8 @@ SECRET = "I am Harold Finch and my MRN is 4455667"
 async def client(
     tmp_path_factory: pytest.TempPathFactory, redis_url: str
 ) -> AsyncIterator[TestClient]:
-    data_dir: Path = tmp_path_factory.mktemp("var")
-    settings = Settings(
-        _env_file=None, data_dir=data_dir, redis_url=SecretStr(redis_url), cookie_secure=False
-    )
-    async with TestClient(TestServer(create_app(settings))) as test_client:
+    async with app_client(tmp_path_factory, redis_url, cookie_secure=False) as test_client:
         yield test_client
-
-
-def csrf_of(page: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found is not None
-    return found.group(1)
 
 
 async def log_in(client: TestClient, role: str = "agent") -> tuple[str, ClientResponse]:

@@ -6,22 +6,19 @@ import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from bot import faq_evaluator
-from bot.app import create_app
 from bot.appkeys import AUDIT, STAFF
-from bot.settings import Settings
 from escalation import keys
+from tests.bot.web.staff_app import API_TOKEN, PASSWORD, app_client
 
-PASSWORD = "correct horse battery"
-API = {"Authorization": "Bearer test-token-0123456789"}
+API = {"Authorization": f"Bearer {API_TOKEN}"}
 NEW_PARKING = "Parking is free in Garage C from today. Enter from Elm Street."
 PARKING_QUESTION = "where can i park my car?"
 PHI_ANSWER = "Patient Harold Finch (MRN 4481234) asked us to say: parking is in Garage B."
@@ -46,18 +43,11 @@ async def clear_faq(redis_url: str) -> None:
 async def client(
     tmp_path_factory: pytest.TempPathFactory, redis_url: str
 ) -> AsyncIterator[TestClient]:
-    data_dir: Path = tmp_path_factory.mktemp("var")
-    settings = Settings(
-        _env_file=None,
-        data_dir=data_dir,
-        api_token=SecretStr("test-token-0123456789"),
-        redis_url=SecretStr(redis_url),
-        cookie_secure=False,
-    )
+    settings = {"api_token": SecretStr(API_TOKEN), "cookie_secure": False}
     await clear_faq(redis_url)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(faq_evaluator, "EVAL_FOLDS", 2)  # the full five folds take ~20 s a version
-        async with TestClient(TestServer(create_app(settings))) as test_client:
+        async with app_client(tmp_path_factory, redis_url, **settings) as test_client:
             yield test_client
     await clear_faq(redis_url)
 

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
-from pydantic import SecretStr
+from aiohttp.test_utils import TestClient
 
 from bot import faq_evaluator
-from bot.app import create_app
 from bot.appkeys import AUDIT, FAQ, STAFF
-from bot.settings import Settings
+from tests.bot.web.staff_app import PASSWORD, app_client, csrf_of
 from tests.bot.web.test_faq_api import clear_faq
 
-PASSWORD = "correct horse battery"
 NEW_PARKING = "Parking is free in Garage D this week. Enter from Oak Street."
 
 
@@ -25,22 +20,12 @@ NEW_PARKING = "Parking is free in Garage D this week. Enter from Oak Street."
 async def client(
     tmp_path_factory: pytest.TempPathFactory, redis_url: str
 ) -> AsyncIterator[TestClient]:
-    data_dir: Path = tmp_path_factory.mktemp("var")
-    settings = Settings(
-        _env_file=None, data_dir=data_dir, redis_url=SecretStr(redis_url), cookie_secure=False
-    )
     await clear_faq(redis_url)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(faq_evaluator, "EVAL_FOLDS", 2)
-        async with TestClient(TestServer(create_app(settings))) as test_client:
+        async with app_client(tmp_path_factory, redis_url, cookie_secure=False) as test_client:
             yield test_client
     await clear_faq(redis_url)
-
-
-def csrf_of(page: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert found is not None
-    return found.group(1)
 
 
 async def log_in(client: TestClient, role: str) -> tuple[str, str]:

@@ -6,35 +6,26 @@ import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
-from pydantic import SecretStr
+from aiohttp.test_utils import TestClient
 
-from bot.app import create_app
 from bot.appkeys import CASES, PRIVATE_LINKS, REDIS, STAFF
-from bot.settings import Settings
 from escalation import keys
 from escalation.cases import Source
 from escalation.private import PrivateLinks
+from tests.bot.web.staff_app import PASSWORD, app_client
 
 GUESSES_PER_MIN = 5
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
 async def client(
     tmp_path_factory: pytest.TempPathFactory, redis_url: str
 ) -> AsyncIterator[TestClient]:
-    data_dir: Path = tmp_path_factory.mktemp("var")
-    settings = Settings(
-        _env_file=None,
-        data_dir=data_dir,
-        redis_url=SecretStr(redis_url),
-        private_link_guesses_per_min=GUESSES_PER_MIN,
-    )
-    async with TestClient(TestServer(create_app(settings))) as test_client:
+    async with app_client(
+        tmp_path_factory, redis_url, private_link_guesses_per_min=GUESSES_PER_MIN
+    ) as test_client:
         yield test_client
 
 

@@ -7,22 +7,19 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from aiohttp import ClientResponse
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 
-from bot.app import create_app
 from bot.appkeys import AUDIT, CASES, CIPHER, CONNECTORS, REDIS, STAFF
 from bot.connectors.base import ActionKind, OutboundAction, OutboundError
-from bot.settings import Settings
 from bot.web.auth import LOGIN_FAILURES_ALLOWED
 from escalation.audit import AuditLog
 from escalation.cases import Source
+from tests.bot.web.staff_app import API_TOKEN, PASSWORD, app_client
 
-PASSWORD = "correct horse battery"
 SECRET_TEXT = "I am Harold Finch, my MRN is 4455667 and I have chest pain"
 
 
@@ -30,15 +27,8 @@ SECRET_TEXT = "I am Harold Finch, my MRN is 4455667 and I have chest pain"
 async def client(
     tmp_path_factory: pytest.TempPathFactory, redis_url: str
 ) -> AsyncIterator[TestClient]:
-    data_dir: Path = tmp_path_factory.mktemp("var")
-    settings = Settings(
-        _env_file=None,
-        data_dir=data_dir,
-        api_token=SecretStr("test-token-0123456789"),
-        redis_url=SecretStr(redis_url),
-        cookie_secure=False,
-    )
-    async with TestClient(TestServer(create_app(settings))) as test_client:
+    settings = {"api_token": SecretStr(API_TOKEN), "cookie_secure": False}
+    async with app_client(tmp_path_factory, redis_url, **settings) as test_client:
         yield test_client
 
 
