@@ -112,26 +112,19 @@ class MetaConnector:
             except ValueError as exc:
                 problems.append(str(exc))
                 continue
-            for number, raw_change in enumerate(changes):
-                item = f"{where}.changes[{number}]"
-                try:
-                    change = _object(raw_change, item)
-                    message = self._change(network, account, change, item)
-                except ValueError as exc:
-                    problems.append(str(exc))
-                    continue
-                if message is not None:
-                    messages.append(message)
-            for number, raw_event in enumerate(events):
-                item = f"{where}.messaging[{number}]"
-                try:
-                    event = _object(raw_event, item)
-                    message = self._messaging(network, account, event, item)
-                except ValueError as exc:
-                    problems.append(str(exc))
-                    continue
-                if message is not None:
-                    messages.append(message)
+            for field, raw_items, read in (
+                ("changes", changes, self._change),
+                ("messaging", events, self._messaging),
+            ):
+                for number, raw_item in enumerate(raw_items):
+                    item = f"{where}.{field}[{number}]"
+                    try:
+                        message = read(network, account, _object(raw_item, item), item)
+                    except ValueError as exc:
+                        problems.append(str(exc))
+                        continue
+                    if message is not None:
+                        messages.append(message)
         if problems and not messages:
             raise ValueError(problems[0])
         if problems:
