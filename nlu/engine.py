@@ -58,6 +58,11 @@ _CLINICIAN_TITLE = re.compile(
     re.IGNORECASE,
 )
 _WORDS = re.compile(r"\w+")
+# Onset words that make a care question an emergency report after all ("suddenly").
+_SUDDEN = re.compile(
+    r"\b(?:suddenly|sudden|out of nowhere|all of a sudden|de repente|de golpe|asap|911)\b",
+    re.IGNORECASE,
+)
 _URGENT = re.compile(r"\b(?:now|right now|asap|hurry|help|please|urgent|quick)\b|!", re.IGNORECASE)
 
 
@@ -359,14 +364,17 @@ class TriageEngine:
             signals.add(Signal.HEALTH_INFO if personal else Signal.MEDICAL_ADVICE)
         if chosen.set_apart is None and guarded and not all_kinds:
             chosen = crisis.Crisis(frozenset(), (), guarded)
-        elif (
-            chosen.set_apart is None
-            and not all_kinds
-            and guess.name == "emergency"
-            and crisis.history(bare, native)
-        ):
-            # Told as history: the classifier's emergency vote alone is then not one.
-            chosen = crisis.Crisis(frozenset(), chosen.groups, "history")
+        elif chosen.set_apart is None and not all_kinds and guess.name == "emergency":
+            # The classifier's emergency vote alone is not one when the wording tells a
+            # history, or asks about care with no red flag and nothing said to happen now.
+            if crisis.history(bare, native):
+                chosen = crisis.Crisis(frozenset(), chosen.groups, "history")
+            elif crisis.frame(bare, native, "care_question") and not (
+                crisis.frame(bare, native, "present")
+                or crisis.frame(bare, native, "red_flag")
+                or _SUDDEN.search(bare)
+            ):
+                chosen = crisis.Crisis(frozenset(), chosen.groups, "care_question")
         if guarded and not all_kinds:
             signals.add(Signal.HEALTH_INFO if personal else Signal.MEDICAL_ADVICE)
         return _Cues(

@@ -34,6 +34,9 @@ _EMERGENCY_KINDS: dict[str, tuple[str, ...]] = {
         r"\b(?:having|has|is having|just had|think (?:i|he|she|they|my \w+) (?:had|has|is having)) a stroke\b|\b(?:showing|having|has) (?:signs|symptoms) of (?:a )?stroke\b",
         r"\bface (?:is )?(?:drooping|droops|droopy)\b|\b(?:face|mouth) (?:is )?drooping\b|\bdrooping on one side\b|\bslurr(?:ed|ing) (?:speech|words|his|her)\b|\b(?:speech|words) (?:is |are )?(?:slurred|garbled)\b",
         r"\b(?:suddenly |can'?t |cannot )(?:move|lift|feel) (?:his|her|my) (?:right |left )?(?:arm|leg|side)\b",
+        # A sudden, severe headache ("the worst of my life") is a warning sign of a stroke
+        # or a bleed in the brain (American Stroke Association).
+        r"\bworst headache (?:of (?:my|his|her|their) (?:entire )?life|i'?ve ever had|ever)\b|\b(?:sudden(?:ly)?|out of nowhere|all of a sudden)\b.{0,30}\b(?:severe|terrible|excruciating|blinding|thunderclap|worst) headache\b|\b(?:severe|terrible|excruciating|blinding|thunderclap) headache\b.{0,30}\b(?:sudden(?:ly)?|out of nowhere|all of a sudden)\b",
     ),
     "breathing": (
         r"\b(?:can'?t|cannot|can not|cant|unable to|struggling to|trouble|hard to|difficulty) breath(?:e|ing)?\b|\bcan'?t catch (?:my|his|her) breath\b",

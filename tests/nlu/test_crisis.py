@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nlu.crisis import assess
-from nlu.languages import load_pack
+from nlu.crisis import assess, frame
+from nlu.languages import LanguagePack, load_pack
 
 EN = load_pack("en")
 ES = load_pack("es")
@@ -79,3 +79,23 @@ def test_groups_name_the_signals_found() -> None:
     assert crisis.found
     assert len(crisis.groups) >= 2
     assert crisis.mentioned
+
+
+@pytest.mark.parametrize(
+    ("text", "pack", "care", "red_flag"),
+    [
+        ("my skin itches all over, is there any cream that helps", EN, True, False),
+        ("what are the early symptoms of this syndrome", EN, True, False),
+        ("my arm went numb and my chest hurts, is there any medicine for this", EN, True, True),
+        ("my ankle is swollen, please help", EN, False, False),
+        ("me pica todo el cuerpo, hay alguna crema que ayude", ES, True, False),
+        ("me duele el pecho, que puedo tomar", ES, True, True),
+    ],
+)
+def test_a_care_question_and_its_red_flags_are_read(
+    text: str, pack: LanguagePack, care: bool, red_flag: bool
+) -> None:
+    # The engine sets a classifier-only emergency vote apart for a care question, never
+    # when a red flag (chest, breathing, numbness…) is named with it.
+    assert frame(text, pack, "care_question") is care
+    assert frame(text, pack, "red_flag") is red_flag
