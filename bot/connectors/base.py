@@ -55,11 +55,27 @@ class InboundMessage(BaseModel):
         return value
 
 
-class PartlyMalformed(ValueError):
-    """Some items of a delivery are malformed: `messages` holds the good ones, `problems`
-    says where the others are and what is wrong with them (never their content)."""
+class SkipReason(StrEnum):
+    """Why an item of a delivery could not be used: a short, bounded label for metrics."""
 
-    def __init__(self, messages: list[InboundMessage], problems: list[str]) -> None:
+    MISSING = "missing_field"
+    WRONG_TYPE = "wrong_type"
+    BAD_VALUE = "bad_value"  # an id of the wrong shape, a string too long, a control character
+
+
+class ItemProblem(ValueError):
+    """One unusable item: where it sits in the delivery and why, never what it says."""
+
+    def __init__(self, where: str, reason: SkipReason, detail: str | None = None) -> None:
+        super().__init__(f"{where} {detail}" if detail else f"{where}: {reason}")
+        self.where, self.reason = where, reason
+
+
+class PartlyMalformed(ValueError):
+    """Some items of a delivery are malformed: `messages` holds the good ones (maybe none),
+    `problems` says where the others are and what is wrong with them (never their content)."""
+
+    def __init__(self, messages: list[InboundMessage], problems: list[ItemProblem]) -> None:
         super().__init__(f"{len(problems)} malformed item(s): {problems[0]}")
         self.messages, self.problems = messages, problems
 
@@ -104,8 +120,8 @@ class Connector(Protocol):
         ...
 
     def parse(self, body: bytes) -> list[InboundMessage]:
-        """Messages in a verified webhook body; ValueError when it is malformed
-        (PartlyMalformed, with the good messages, when only some of its items are)."""
+        """Messages in a verified webhook body; ValueError when it is not a delivery at all,
+        PartlyMalformed (with the good messages) when some of its items cannot be used."""
         ...
 
     def plan(

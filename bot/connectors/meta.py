@@ -16,10 +16,12 @@ from pydantic import ValidationError
 from bot.connectors.base import (
     ActionKind,
     InboundMessage,
+    ItemProblem,
     MessageKind,
     OutboundAction,
     OutboundError,
     PartlyMalformed,
+    SkipReason,
 )
 from nlu.models import Decision, Signal
 
@@ -101,7 +103,7 @@ class MetaConnector:
             return []
         messages: list[InboundMessage] = []
         # One malformed item never costs the others: each is read on its own.
-        problems: list[str] = []
+        problems: list[ItemProblem] = []
         for index, raw_entry in enumerate(entries):
             where = f"entry[{index}]"
             try:
@@ -109,8 +111,8 @@ class MetaConnector:
                 account = _graph_id(entry.get("id"), f"{where}.id")
                 changes = _array(entry.get("changes", []), f"{where}.changes")
                 events = _array(entry.get("messaging", []), f"{where}.messaging")
-            except ValueError as exc:
-                problems.append(str(exc))
+            except ItemProblem as exc:
+                problems.append(exc)
                 continue
             for field, raw_items, read in (
                 ("changes", changes, self._change),
@@ -120,13 +122,13 @@ class MetaConnector:
                     item = f"{where}.{field}[{number}]"
                     try:
                         message = read(network, account, _object(raw_item, item), item)
-                    except ValueError as exc:
-                        problems.append(str(exc))
+                    except ItemProblem as exc:
+                        problems.append(exc)
                         continue
                     if message is not None:
                         messages.append(message)
         if problems and not messages:
-            raise ValueError(problems[0])
+            raise ValueError(str(problems[0]))
         if problems:
             raise PartlyMalformed(messages, problems)
         return messages
@@ -209,6 +211,7 @@ class MetaConnector:
             if not text:
                 return None  # a photo or sticker alone: nothing to read
             return _message(
+                where=where,
                 message_id=_graph_id(value.get("comment_id"), f"{where}.value.comment_id"),
                 kind=MessageKind.COMMENT,
                 author_id=author_id,
@@ -228,6 +231,7 @@ class MetaConnector:
                 return None
             media = _object(value.get("media"), f"{where}.value.media")
             return _message(
+                where=where,
                 message_id=_graph_id(value.get("id"), f"{where}.value.id"),
                 kind=MessageKind.COMMENT,
                 author_id=author_id,
@@ -256,8 +260,10 @@ class MetaConnector:
             return None
         mid = body.get("mid")
         if not isinstance(mid, str) or not mid:
-            raise ValueError(f"{where}.message.mid must be a non-empty string")
+            reason = SkipReason.MISSING if mid is None else SkipReason.WRONG_TYPE
+            raise ItemProblem(f"{where}.message.mid", reason, "must be a non-empty string")
         return _message(
+            where=where,
             message_id=mid,
             kind=MessageKind.DIRECT,
             author_id=sender_id,
@@ -364,6 +370,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 def _message(
     *,
+    where: str,
     message_id: str,
     kind: MessageKind,
     author_id: str,
@@ -386,20 +393,20 @@ def _message(
         )
     except ValidationError as error:
         fields = ", ".join(str(item["loc"][0]) for item in error.errors() if item["loc"])
-        raise ValueError(f"message fields out of range: {fields}") from None
+        raise ItemProblem(where, SkipReason.BAD_VALUE, f"fields out of range: {fields}") from None
 
 
 def _object(value: object, where: str) -> dict[str, object]:
     """`value` as a JSON object, or ValueError naming where it was expected."""
     if not isinstance(value, dict):
-        raise ValueError(f"{where} must be an object")
+        raise ItemProblem(where, _missing_or_wrong(value), "must be an object")
     return value
 
 
 def _array(value: object, where: str) -> list[object]:
     """`value` as a JSON array, or ValueError naming where it was expected."""
     if not isinstance(value, list):
-        raise ValueError(f"{where} must be an array")
+        raise ItemProblem(where, _missing_or_wrong(value), "must be an array")
     return value
 
 
@@ -407,8 +414,10 @@ def _graph_id(value: object, where: str) -> str:
     """A Graph id (Meta sends strings; a bare number is accepted), safe to put in a URL path."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or _GRAPH_ID.fullmatch(value) is None:
-        raise ValueError(f"{where} must be a Graph id")
+    if not isinstance(value, str):
+        raise ItemProblem(where, _missing_or_wrong(value), "must be a Graph id")
+    if _GRAPH_ID.fullmatch(value) is None:
+        raise ItemProblem(where, SkipReason.BAD_VALUE, "must be a Graph id")
     return value
 
 
@@ -416,4 +425,8 @@ def _optional_str(value: object, where: str) -> str | None:
     """`value` when it is a string or absent, else ValueError."""
     if value is None or isinstance(value, str):
         return value
-    raise ValueError(f"{where} must be a string")
+    raise ItemProblem(where, SkipReason.WRONG_TYPE, "must be a string")
+
+
+def _missing_or_wrong(value: object) -> SkipReason:
+    return SkipReason.MISSING if value is None else SkipReason.WRONG_TYPE
