@@ -40,6 +40,16 @@ class InboundMessage(BaseModel):
     thread_id: str | None = None  # post / media / conversation the message belongs to
     account_id: str | None = None  # our page / account that received it
     author_name: str | None = None
+    # An edit of an earlier message: the same platform id, a new text to triage again.
+    edited: bool = False
+    # Set at intake for an edit (a keyed digest of its text), never by a connector.
+    version: str | None = Field(default=None, pattern=r"^[0-9a-f]{1,64}$")
+
+    @property
+    def dedupe_id(self) -> str:
+        """What receipts, Decisions and actions are keyed by: one per version of a message,
+        so an edit is triaged again while a redelivery of the same edit is not."""
+        return self.message_id if self.version is None else f"{self.message_id}~{self.version}"
 
     @field_validator("text", "author_name")
     @classmethod

@@ -196,12 +196,14 @@ class MetaConnector:
     def _change(
         self, network: Network, account: str, change: dict[str, object], where: str
     ) -> InboundMessage | None:
-        """A public comment from one `changes` item, or None when it is not a new comment."""
+        """A public comment (or an edit of one) from one `changes` item, or None."""
         field = change.get("field")
         if network == "fb" and field == "feed":
             value = _object(change.get("value"), f"{where}.value")
-            # Edits, removals, reactions and posts are not new comments to triage.
-            if value.get("item") != "comment" or value.get("verb") != "add":
+            # An edit is triaged again: it can add what must not stay public. Removals,
+            # reactions and posts are not comments to triage.
+            verb = value.get("verb")
+            if value.get("item") != "comment" or verb not in ("add", "edited"):
                 return None
             author = _object(value.get("from"), f"{where}.value.from")
             author_id = _graph_id(author.get("id"), f"{where}.value.from.id")
@@ -219,6 +221,7 @@ class MetaConnector:
                 thread_id=_graph_id(value.get("post_id"), f"{where}.value.post_id"),
                 account_id=f"fb:{account}",
                 author_name=_optional_str(author.get("name"), f"{where}.value.from.name"),
+                edited=verb == "edited",
             )
         if network == "ig" and field in ("comments", "live_comments"):
             value = _object(change.get("value"), f"{where}.value")
@@ -245,13 +248,16 @@ class MetaConnector:
     def _messaging(
         self, network: Network, account: str, event: dict[str, object], where: str
     ) -> InboundMessage | None:
-        """A private message from one `messaging` event, or None for echoes, receipts and such."""
-        if "message" not in event:
+        """A private message (or an edit of one) from one `messaging` event, or None for
+        echoes, receipts and such."""
+        # Messenger and Instagram send an edit as `message_edit` {mid, text, num_edit}.
+        name = "message_edit" if "message_edit" in event else "message"
+        if name not in event:
             return None  # delivery, read, postback, reaction…
-        body = _object(event["message"], f"{where}.message")
+        body = _object(event[name], f"{where}.{name}")
         if body.get("is_echo") is True:
             return None  # our own outgoing message, mirrored back
-        text = _optional_str(body.get("text"), f"{where}.message.text")
+        text = _optional_str(body.get("text"), f"{where}.{name}.text")
         if not text:
             return None  # attachments only
         sender = _object(event.get("sender"), f"{where}.sender")
@@ -261,7 +267,7 @@ class MetaConnector:
         mid = body.get("mid")
         if not isinstance(mid, str) or not mid:
             reason = SkipReason.MISSING if mid is None else SkipReason.WRONG_TYPE
-            raise ItemProblem(f"{where}.message.mid", reason, "must be a non-empty string")
+            raise ItemProblem(f"{where}.{name}.mid", reason, "must be a non-empty string")
         return _message(
             where=where,
             message_id=mid,
@@ -271,6 +277,7 @@ class MetaConnector:
             thread_id=sender_id,
             account_id=f"{network}:{account}",
             author_name=None,
+            edited=name == "message_edit",
         )
 
     def _plan_direct(
@@ -378,6 +385,7 @@ def _message(
     thread_id: str,
     account_id: str,
     author_name: str | None,
+    edited: bool = False,
 ) -> InboundMessage:
     """An InboundMessage, with a validation error reduced to a message free of user text."""
     try:
@@ -390,6 +398,7 @@ def _message(
             thread_id=thread_id,
             account_id=account_id,
             author_name=author_name,
+            edited=edited,
         )
     except ValidationError as error:
         fields = ", ".join(str(item["loc"][0]) for item in error.errors() if item["loc"])
