@@ -19,7 +19,7 @@ from typing import cast
 
 from redis.asyncio import Redis
 
-from bot.connectors.base import InboundMessage
+from bot.connectors.base import InboundMessage, MessageKind
 from bot.metrics import Metrics
 from escalation import keys
 from escalation.cases import Source
@@ -107,6 +107,9 @@ class Triage:
         Every message becomes the latest version of its platform id."""
         befores: list[Decision | None] = []
         for message, decision in zip(messages, decisions, strict=True):
+            if message.kind is MessageKind.API:  # the API has no edits: nothing to compare
+                befores.append(None)
+                continue
             latest = keys.message_latest(message.platform, message.message_id)
             before = None
             if message.edited:
