@@ -28,6 +28,12 @@ class Metrics:
             ["platform", "outcome"],
             registry=self.registry,
         )
+        self.webhook_items_skipped = Counter(
+            "triage_webhook_items_skipped",
+            "Webhook items that could not be used, by platform and reason (a fixed label set)",
+            ["platform", "reason"],
+            registry=self.registry,
+        )
         self.outbound = Counter(
             "triage_outbound_calls",
             "Calls to platform APIs, by platform, action kind and result",

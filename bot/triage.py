@@ -3,7 +3,9 @@
 The webhook workers and the messages API both hand `Triage.run` InboundMessages. The
 first Decision stored for a message (`keys.message_decision`, the one dedupe of a
 Decision) wins: a redelivery, a reclaimed receipt or a repeated API call gets that
-Decision again, never a different one. Then `Handover.route` puts the message in a case
+Decision again, never a different one. An edit is a new version of a message (its own
+`dedupe_id`): triaged again, and told what the Decision before it was, so that an edit that
+changes nothing triaged sends nothing new. Then `Handover.route` puts the message in a case
 when it belongs in one. What is sent in public afterwards is the caller's business.
 """
 
@@ -17,7 +19,7 @@ from typing import cast
 
 from redis.asyncio import Redis
 
-from bot.connectors.base import InboundMessage
+from bot.connectors.base import InboundMessage, MessageKind
 from bot.metrics import Metrics
 from escalation import keys
 from escalation.cases import Source
@@ -38,6 +40,18 @@ class Triaged:
     decision: Decision
     duplicate: bool  # the Decision was stored by an earlier delivery of the message
     routed: Routed
+    # For an edit: the Decision of the version before it (None when none was triaged).
+    before: Decision | None = None
+
+    @property
+    def unchanged(self) -> bool:
+        """An edit whose triage says what the version before it said: no new answer."""
+        before = self.before
+        return (
+            self.message.edited
+            and before is not None
+            and (before.action, before.reply) == (self.decision.action, self.decision.reply)
+        )
 
 
 def source_of(message: InboundMessage, decision: Decision) -> Source:
@@ -45,6 +59,7 @@ def source_of(message: InboundMessage, decision: Decision) -> Source:
     return Source(
         channel=message.platform,
         message_id=message.message_id,
+        version=message.version,
         author_id=message.author_id,
         author_name=message.author_name,
         thread_id=message.thread_id,
@@ -67,8 +82,9 @@ class Triage:
     async def run(self, messages: Sequence[InboundMessage]) -> list[Triaged]:
         """Decide each message once, then route it; in the order given."""
         decided = await self._decisions(messages)
+        befores = await self._befores(messages, [d for d, _ in decided])
         done = []
-        for message, (decision, duplicate) in zip(messages, decided, strict=True):
+        for message, (decision, duplicate), before in zip(messages, decided, befores, strict=True):
             routed = await self.handover.route(source_of(message, decision), decision)
             self.metrics.decisions.labels(action=decision.action).inc()
             log.info(
@@ -78,14 +94,38 @@ class Triage:
                     "message_id": message.message_id,
                     "action": decision.action,
                     "reasons": decision.reasons,
+                    "edited": message.edited,
                 },
             )
-            done.append(Triaged(message, decision, duplicate, routed))
+            done.append(Triaged(message, decision, duplicate, routed, before))
         return done
+
+    async def _befores(
+        self, messages: Sequence[InboundMessage], decisions: Sequence[Decision]
+    ) -> list[Decision | None]:
+        """For each edit, the Decision it replaces (fixed the first time); None otherwise.
+        Every message becomes the latest version of its platform id."""
+        befores: list[Decision | None] = []
+        for message, decision in zip(messages, decisions, strict=True):
+            if message.kind is MessageKind.API:  # the API has no edits: nothing to compare
+                befores.append(None)
+                continue
+            latest = keys.message_latest(message.platform, message.message_id)
+            before = None
+            if message.edited:
+                baseline = keys.edit_baseline(message.platform, message.dedupe_id)
+                current = await self.redis.get(latest)
+                # NX: a redelivered or reclaimed edit keeps the baseline it had at first.
+                await self.redis.set(baseline, current or "", nx=True, ex=keys.DEDUPE_TTL_S)
+                fixed = await self.redis.get(baseline)
+                before = Decision.model_validate_json(fixed) if fixed else None
+            await self.redis.set(latest, decision.model_dump_json(), ex=keys.DEDUPE_TTL_S)
+            befores.append(before)
+        return befores
 
     async def _decisions(self, messages: Sequence[InboundMessage]) -> list[tuple[Decision, bool]]:
         """(stored Decision, stored before) of each message, triaging those without one."""
-        names = [keys.message_decision(m.platform, m.message_id) for m in messages]
+        names = [keys.message_decision(m.platform, m.dedupe_id) for m in messages]
         stored: list[bytes | str | None] = await self.redis.mget(names)
         earlier = [s is not None for s in stored]
         todo = [i for i, s in enumerate(stored) if s is None]

@@ -22,6 +22,7 @@ from redis.exceptions import ResponseError
 
 from bot.appkeys import CIPHER, CONNECTORS, HANDOVER, HTTP, METRICS, NLP_POOL, REDIS, SETTINGS
 from bot.connectors.base import (
+    ActionKind,
     Connector,
     InboundMessage,
     OutboundAction,
@@ -180,9 +181,11 @@ class Worker:
             connector = self.connectors.get(message.platform)
             # In a conversation staff own, the bot stays quiet except for safety replies.
             if connector is not None and (not done.routed.quiet or decision.action == "emergency"):
-                for index, action in enumerate(
-                    connector.plan(message, decision, done.routed.invite)
-                ):
+                planned = connector.plan(message, decision, done.routed.invite)
+                if done.unchanged:
+                    # An edit that changes nothing triaged says nothing new; a hide holds.
+                    planned = [a for a in planned if a.kind is ActionKind.HIDE]
+                for index, action in enumerate(planned):
                     await self._act(connector, message, index, action)
             await self._ack(receipt.entry_id)
 
@@ -190,7 +193,7 @@ class Worker:
         self, connector: Connector, message: InboundMessage, index: int, action: OutboundAction
     ) -> None:
         """Send one action at most once, retrying 429/5xx with exponential backoff."""
-        state_key = keys.actions(message.platform, message.message_id)
+        state_key = keys.actions(message.platform, message.dedupe_id)
         if not await self.redis.hsetnx(state_key, str(index), "pending"):
             return  # marked by an earlier attempt: never send twice
         await self.redis.expire(state_key, keys.DEDUPE_TTL_S)
@@ -207,7 +210,7 @@ class Worker:
                     continue
                 await self.redis.hset(state_key, str(index), f"failed:{exc.status}")
                 case_id = await self.handover.cases.case_of_message(
-                    message.platform, message.message_id
+                    message.platform, message.dedupe_id
                 )
                 if case_id is not None:  # staff see it where they work
                     await self.handover.cases.note(

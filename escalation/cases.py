@@ -78,6 +78,7 @@ class Source(BaseModel):
 
     channel: str
     message_id: str
+    version: str | None = None  # set for an edit: this version is its own message in a case
     author_id: str
     author_name: str | None = None
     thread_id: str | None = None
@@ -85,6 +86,11 @@ class Source(BaseModel):
     account_id: str | None = None  # our page or account that received it
     text: str
     entities: list[tuple[str, int, int]] = Field(default_factory=list)  # type, start, end
+
+    @property
+    def version_id(self) -> str:
+        """The message's id, with its version for an edit (so an edit joins its case)."""
+        return self.message_id if self.version is None else f"{self.message_id}~{self.version}"
 
 
 class CaseMessage(BaseModel):
@@ -97,6 +103,7 @@ class CaseMessage(BaseModel):
     # What the engine found in a person's message (type, start, end), for the masked view;
     # None for staff and bot texts, and for messages kept before it was recorded.
     entities: list[tuple[str, int, int]] | None = None
+    edited: bool = False  # a new version of a message the person sent before
 
 
 class Note(BaseModel):
@@ -248,7 +255,7 @@ class CaseStore:
         person with a recent case joins that case (and reopens it) instead. `link`
         (key, ttl) is pointed at a case opened now, in the same step: its private link.
         """
-        marker = keys.case_for_message(source.channel, source.message_id)
+        marker = keys.case_for_message(source.channel, source.version_id)
         person = keys.case_for_person(self._person(source.channel, source.author_id))
         now = self.clock()
         created_ms = int(now * 1000)
@@ -268,7 +275,13 @@ class CaseStore:
         }
         first = self._message(
             case_id,
-            CaseMessage(sender="person", text=source.text, at=now, entities=source.entities),
+            CaseMessage(
+                sender="person",
+                text=source.text,
+                at=now,
+                entities=source.entities,
+                edited=source.version is not None,
+            ),
         )
         link_key, link_ttl = link or (f"{keys.PREFIX}:no-link", 0)
         outcome, found = await self._open(
@@ -303,9 +316,10 @@ class CaseStore:
                 priority=priority,
                 once=marker,
                 entities=source.entities,
+                edited=source.version is not None,
             )
             await self.redis.expire(person, PERSON_LINK_TTL_S)
-            return await self.case_of_message(source.channel, source.message_id) or found_id, False
+            return await self.case_of_message(source.channel, source.version_id) or found_id, False
         return found_id, as_text(outcome) == "opened"
 
     async def case_of_message(self, channel: str, message_id: str) -> str | None:
@@ -427,6 +441,7 @@ class CaseStore:
         priority: Priority | None = None,
         once: str | None = None,
         entities: Sequence[tuple[str, int, int]] = (),
+        edited: bool = False,
     ) -> CaseMessage:
         """A message from the person (or the bot) joins the conversation.
 
@@ -437,7 +452,9 @@ class CaseStore:
         `entities` are what the engine found in a person's message: masked in staff views.
         """
         found = list(entities) if sender == "person" else None
-        message = CaseMessage(sender=sender, text=text, at=self.clock(), entities=found)
+        message = CaseMessage(
+            sender=sender, text=text, at=self.clock(), entities=found, edited=edited
+        )
 
         def change(case: Case) -> dict[str, str]:
             fields: dict[str, str] = {}

@@ -21,6 +21,17 @@ def message_decision(channel: str, message_id: str) -> str:
     return f"{PREFIX}:msg:{channel}:{message_id}"
 
 
+def message_latest(channel: str, message_id: str) -> str:
+    """The Decision of the latest version of a message triaged (an edit makes a new one)."""
+    return f"{PREFIX}:msg-latest:{channel}:{message_id}"
+
+
+def edit_baseline(channel: str, version_id: str) -> str:
+    """The Decision that stood when an edit was first decided: what it is compared with,
+    the same on a redelivery or reclaim as the first time."""
+    return f"{PREFIX}:msg-before:{channel}:{version_id}"
+
+
 def actions(platform: str, message_id: str) -> str:
     """Hash of outbound action index -> pending / sent / failed:<status>."""
     return f"{PREFIX}:actions:{platform}:{message_id}"

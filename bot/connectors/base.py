@@ -40,6 +40,16 @@ class InboundMessage(BaseModel):
     thread_id: str | None = None  # post / media / conversation the message belongs to
     account_id: str | None = None  # our page / account that received it
     author_name: str | None = None
+    # An edit of an earlier message: the same platform id, a new text to triage again.
+    edited: bool = False
+    # Set at intake for an edit (a keyed digest of its text), never by a connector.
+    version: str | None = Field(default=None, pattern=r"^[0-9a-f]{1,64}$")
+
+    @property
+    def dedupe_id(self) -> str:
+        """What receipts, Decisions and actions are keyed by: one per version of a message,
+        so an edit is triaged again while a redelivery of the same edit is not."""
+        return self.message_id if self.version is None else f"{self.message_id}~{self.version}"
 
     @field_validator("text", "author_name")
     @classmethod
@@ -55,11 +65,27 @@ class InboundMessage(BaseModel):
         return value
 
 
-class PartlyMalformed(ValueError):
-    """Some items of a delivery are malformed: `messages` holds the good ones, `problems`
-    says where the others are and what is wrong with them (never their content)."""
+class SkipReason(StrEnum):
+    """Why an item of a delivery could not be used: a short, bounded label for metrics."""
 
-    def __init__(self, messages: list[InboundMessage], problems: list[str]) -> None:
+    MISSING = "missing_field"
+    WRONG_TYPE = "wrong_type"
+    BAD_VALUE = "bad_value"  # an id of the wrong shape, a string too long, a control character
+
+
+class ItemProblem(ValueError):
+    """One unusable item: where it sits in the delivery and why, never what it says."""
+
+    def __init__(self, where: str, reason: SkipReason, detail: str | None = None) -> None:
+        super().__init__(f"{where} {detail}" if detail else f"{where}: {reason}")
+        self.where, self.reason = where, reason
+
+
+class PartlyMalformed(ValueError):
+    """Some items of a delivery are malformed: `messages` holds the good ones (maybe none),
+    `problems` says where the others are and what is wrong with them (never their content)."""
+
+    def __init__(self, messages: list[InboundMessage], problems: list[ItemProblem]) -> None:
         super().__init__(f"{len(problems)} malformed item(s): {problems[0]}")
         self.messages, self.problems = messages, problems
 
@@ -104,8 +130,8 @@ class Connector(Protocol):
         ...
 
     def parse(self, body: bytes) -> list[InboundMessage]:
-        """Messages in a verified webhook body; ValueError when it is malformed
-        (PartlyMalformed, with the good messages, when only some of its items are)."""
+        """Messages in a verified webhook body; ValueError when it is not a delivery at all,
+        PartlyMalformed (with the good messages) when some of its items cannot be used."""
         ...
 
     def plan(

@@ -16,10 +16,12 @@ from pydantic import ValidationError
 from bot.connectors.base import (
     ActionKind,
     InboundMessage,
+    ItemProblem,
     MessageKind,
     OutboundAction,
     OutboundError,
     PartlyMalformed,
+    SkipReason,
 )
 from nlu.models import Decision, Signal
 
@@ -101,7 +103,7 @@ class MetaConnector:
             return []
         messages: list[InboundMessage] = []
         # One malformed item never costs the others: each is read on its own.
-        problems: list[str] = []
+        problems: list[ItemProblem] = []
         for index, raw_entry in enumerate(entries):
             where = f"entry[{index}]"
             try:
@@ -109,8 +111,8 @@ class MetaConnector:
                 account = _graph_id(entry.get("id"), f"{where}.id")
                 changes = _array(entry.get("changes", []), f"{where}.changes")
                 events = _array(entry.get("messaging", []), f"{where}.messaging")
-            except ValueError as exc:
-                problems.append(str(exc))
+            except ItemProblem as exc:
+                problems.append(exc)
                 continue
             for field, raw_items, read in (
                 ("changes", changes, self._change),
@@ -120,13 +122,13 @@ class MetaConnector:
                     item = f"{where}.{field}[{number}]"
                     try:
                         message = read(network, account, _object(raw_item, item), item)
-                    except ValueError as exc:
-                        problems.append(str(exc))
+                    except ItemProblem as exc:
+                        problems.append(exc)
                         continue
                     if message is not None:
                         messages.append(message)
         if problems and not messages:
-            raise ValueError(problems[0])
+            raise ValueError(str(problems[0]))
         if problems:
             raise PartlyMalformed(messages, problems)
         return messages
@@ -194,12 +196,14 @@ class MetaConnector:
     def _change(
         self, network: Network, account: str, change: dict[str, object], where: str
     ) -> InboundMessage | None:
-        """A public comment from one `changes` item, or None when it is not a new comment."""
+        """A public comment (or an edit of one) from one `changes` item, or None."""
         field = change.get("field")
         if network == "fb" and field == "feed":
             value = _object(change.get("value"), f"{where}.value")
-            # Edits, removals, reactions and posts are not new comments to triage.
-            if value.get("item") != "comment" or value.get("verb") != "add":
+            # An edit is triaged again: it can add what must not stay public. Removals,
+            # reactions and posts are not comments to triage.
+            verb = value.get("verb")
+            if value.get("item") != "comment" or verb not in ("add", "edited"):
                 return None
             author = _object(value.get("from"), f"{where}.value.from")
             author_id = _graph_id(author.get("id"), f"{where}.value.from.id")
@@ -209,6 +213,7 @@ class MetaConnector:
             if not text:
                 return None  # a photo or sticker alone: nothing to read
             return _message(
+                where=where,
                 message_id=_graph_id(value.get("comment_id"), f"{where}.value.comment_id"),
                 kind=MessageKind.COMMENT,
                 author_id=author_id,
@@ -216,6 +221,7 @@ class MetaConnector:
                 thread_id=_graph_id(value.get("post_id"), f"{where}.value.post_id"),
                 account_id=f"fb:{account}",
                 author_name=_optional_str(author.get("name"), f"{where}.value.from.name"),
+                edited=verb == "edited",
             )
         if network == "ig" and field in ("comments", "live_comments"):
             value = _object(change.get("value"), f"{where}.value")
@@ -228,6 +234,7 @@ class MetaConnector:
                 return None
             media = _object(value.get("media"), f"{where}.value.media")
             return _message(
+                where=where,
                 message_id=_graph_id(value.get("id"), f"{where}.value.id"),
                 kind=MessageKind.COMMENT,
                 author_id=author_id,
@@ -241,13 +248,16 @@ class MetaConnector:
     def _messaging(
         self, network: Network, account: str, event: dict[str, object], where: str
     ) -> InboundMessage | None:
-        """A private message from one `messaging` event, or None for echoes, receipts and such."""
-        if "message" not in event:
+        """A private message (or an edit of one) from one `messaging` event, or None for
+        echoes, receipts and such."""
+        # Messenger and Instagram send an edit as `message_edit` {mid, text, num_edit}.
+        name = "message_edit" if "message_edit" in event else "message"
+        if name not in event:
             return None  # delivery, read, postback, reaction…
-        body = _object(event["message"], f"{where}.message")
+        body = _object(event[name], f"{where}.{name}")
         if body.get("is_echo") is True:
             return None  # our own outgoing message, mirrored back
-        text = _optional_str(body.get("text"), f"{where}.message.text")
+        text = _optional_str(body.get("text"), f"{where}.{name}.text")
         if not text:
             return None  # attachments only
         sender = _object(event.get("sender"), f"{where}.sender")
@@ -256,8 +266,10 @@ class MetaConnector:
             return None
         mid = body.get("mid")
         if not isinstance(mid, str) or not mid:
-            raise ValueError(f"{where}.message.mid must be a non-empty string")
+            reason = SkipReason.MISSING if mid is None else SkipReason.WRONG_TYPE
+            raise ItemProblem(f"{where}.{name}.mid", reason, "must be a non-empty string")
         return _message(
+            where=where,
             message_id=mid,
             kind=MessageKind.DIRECT,
             author_id=sender_id,
@@ -265,6 +277,7 @@ class MetaConnector:
             thread_id=sender_id,
             account_id=f"{network}:{account}",
             author_name=None,
+            edited=name == "message_edit",
         )
 
     def _plan_direct(
@@ -364,6 +377,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 def _message(
     *,
+    where: str,
     message_id: str,
     kind: MessageKind,
     author_id: str,
@@ -371,6 +385,7 @@ def _message(
     thread_id: str,
     account_id: str,
     author_name: str | None,
+    edited: bool = False,
 ) -> InboundMessage:
     """An InboundMessage, with a validation error reduced to a message free of user text."""
     try:
@@ -383,23 +398,24 @@ def _message(
             thread_id=thread_id,
             account_id=account_id,
             author_name=author_name,
+            edited=edited,
         )
     except ValidationError as error:
         fields = ", ".join(str(item["loc"][0]) for item in error.errors() if item["loc"])
-        raise ValueError(f"message fields out of range: {fields}") from None
+        raise ItemProblem(where, SkipReason.BAD_VALUE, f"fields out of range: {fields}") from None
 
 
 def _object(value: object, where: str) -> dict[str, object]:
     """`value` as a JSON object, or ValueError naming where it was expected."""
     if not isinstance(value, dict):
-        raise ValueError(f"{where} must be an object")
+        raise ItemProblem(where, _missing_or_wrong(value), "must be an object")
     return value
 
 
 def _array(value: object, where: str) -> list[object]:
     """`value` as a JSON array, or ValueError naming where it was expected."""
     if not isinstance(value, list):
-        raise ValueError(f"{where} must be an array")
+        raise ItemProblem(where, _missing_or_wrong(value), "must be an array")
     return value
 
 
@@ -407,8 +423,10 @@ def _graph_id(value: object, where: str) -> str:
     """A Graph id (Meta sends strings; a bare number is accepted), safe to put in a URL path."""
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or _GRAPH_ID.fullmatch(value) is None:
-        raise ValueError(f"{where} must be a Graph id")
+    if not isinstance(value, str):
+        raise ItemProblem(where, _missing_or_wrong(value), "must be a Graph id")
+    if _GRAPH_ID.fullmatch(value) is None:
+        raise ItemProblem(where, SkipReason.BAD_VALUE, "must be a Graph id")
     return value
 
 
@@ -416,4 +434,8 @@ def _optional_str(value: object, where: str) -> str | None:
     """`value` when it is a string or absent, else ValueError."""
     if value is None or isinstance(value, str):
         return value
-    raise ValueError(f"{where} must be a string")
+    raise ItemProblem(where, SkipReason.WRONG_TYPE, "must be a string")
+
+
+def _missing_or_wrong(value: object) -> SkipReason:
+    return SkipReason.MISSING if value is None else SkipReason.WRONG_TYPE

@@ -9,29 +9,30 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 from collections.abc import Mapping
-from typing import Annotated
 
 from aiohttp import ClientError, ClientSession, ClientTimeout
-from pydantic import Discriminator, Field, Tag, TypeAdapter, ValidationError
+from pydantic import Field, ValidationError
 
 from bot.connectors.base import (
     ActionKind,
     InboundMessage,
+    ItemProblem,
     MessageKind,
     OutboundAction,
     OutboundError,
+    PartlyMalformed,
 )
 from bot.connectors.x_activity import (
     MALFORMED,
-    ActivityDelivery,
-    ActivityEvent,
     DirectMessageEvent,
     XId,
     XObject,
-    activity_messages,
+    activity_delivery,
     direct_message,
+    item_problem,
 )
 from nlu.models import Decision, Signal
 
@@ -65,29 +66,19 @@ class _DirectMessageUser(XObject):
 
 
 class _Payload(XObject):
+    # Events and users are read one by one, so that one bad item costs only itself.
     for_user_id: XId | None = None
-    tweet_create_events: list[_Tweet] = Field(default_factory=list)
-    direct_message_events: list[DirectMessageEvent] = Field(default_factory=list)
-    users: dict[str, _DirectMessageUser] = Field(default_factory=dict)
+    tweet_create_events: list[object] = Field(default_factory=list)
+    direct_message_events: list[object] = Field(default_factory=list)
+    users: dict[str, object] = Field(default_factory=dict)
 
 
-def _format(body: object) -> str:
-    # XAA wraps its one event in "data"; AAA has neither that key nor `event_type`. X's docs
-    # show every XAA event wrapped: a bare envelope is read too rather than taken for an
-    # AAA body with nothing in it (which would be a silent drop).
-    if isinstance(body, dict) and "data" in body:
-        return "xaa"
-    return "xaa-bare" if isinstance(body, dict) and "event_type" in body else "aaa"
-
-
-_DELIVERY: TypeAdapter[ActivityDelivery | ActivityEvent | _Payload] = TypeAdapter(
-    Annotated[
-        Annotated[ActivityDelivery, Tag("xaa")]
-        | Annotated[ActivityEvent, Tag("xaa-bare")]
-        | Annotated[_Payload, Tag("aaa")],
-        Discriminator(_format),
-    ]
-)
+def _sender_name(users: dict[str, object], sender: str) -> str | None:
+    # A user entry X sent wrong costs the name only, not the DM.
+    try:
+        return _DirectMessageUser.model_validate(users.get(sender)).screen_name
+    except ValidationError:
+        return None
 
 
 def _signature(secret: str, data: bytes) -> bytes:
@@ -146,36 +137,67 @@ class XConnector:
         return hmac.compare_digest(given, _signature(self._consumer_secret, body))
 
     def parse(self, body: bytes) -> list[InboundMessage]:
-        """Mentions and DMs written to our account, from either format; ValueError if malformed."""
+        """Mentions and DMs written to our account, from either format.
+
+        ValueError when the body is not a JSON object; PartlyMalformed (with the usable
+        messages) when some of its items cannot be read.
+        """
         try:
-            payload = _DELIVERY.validate_json(body)
-        except ValidationError:
-            # pydantic's message quotes the input, which may hold PHI: say nothing about it.
+            # json, not pydantic's parser: that refuses a whole body for one lone surrogate.
+            raw: object = json.loads(body)
+        except (ValueError, RecursionError):
+            # `from None`: the decode error quotes the body, which may hold PHI.
             raise ValueError(MALFORMED) from None
-        if isinstance(payload, ActivityDelivery):
-            return activity_messages(payload.data, self.account_id, self.platform)
-        if isinstance(payload, ActivityEvent):
-            return activity_messages(payload, self.account_id, self.platform)
+        if not isinstance(raw, dict):
+            raise ValueError(MALFORMED)
+        # XAA wraps its one event in "data"; AAA has neither that key nor `event_type`.
+        if "data" in raw or "event_type" in raw:
+            messages, problems = activity_delivery(raw, self.account_id, self.platform)
+        else:
+            messages, problems = self._account_activity(raw)
+        if problems:
+            raise PartlyMalformed(messages, problems)
+        return messages
+
+    def _account_activity(
+        self, raw: dict[str, object]
+    ) -> tuple[list[InboundMessage], list[ItemProblem]]:
+        try:
+            payload = _Payload.model_validate(raw)
+        except ValidationError as error:
+            # Without a trustworthy for_user_id our own posts could not be told apart.
+            return [], [item_problem(error, "body", _Payload)]
         account = payload.for_user_id or self.account_id
         ours = {i for i in (payload.for_user_id, self.account_id) if i is not None}
-        messages = [
-            self._mention(tweet, account)
-            for tweet in payload.tweet_create_events
-            # Our own tweets and retweets of anything are not questions to triage.
-            if tweet.user.id_str not in ours and tweet.retweeted_status is None
-        ]
-        for event in payload.direct_message_events:
+        messages: list[InboundMessage] = []
+        problems: list[ItemProblem] = []
+        for number, item in enumerate(payload.tweet_create_events):
+            where = f"tweet_create_events[{number}]"
+            try:
+                tweet = _Tweet.model_validate(item)
+                # Our own tweets and retweets of anything are not questions to triage.
+                if tweet.user.id_str not in ours and tweet.retweeted_status is None:
+                    messages.append(self._mention(tweet, account))
+            except ValidationError as error:
+                problems.append(item_problem(error, where, _Tweet))
+        for number, item in enumerate(payload.direct_message_events):
+            where = f"direct_message_events[{number}]"
+            try:
+                event = DirectMessageEvent.model_validate(item)
+            except ValidationError as error:
+                problems.append(item_problem(error, where, DirectMessageEvent))
+                continue
             if event.type != "message_create":
                 continue
-            if event.id is None or event.message_create is None:
-                raise ValueError(MALFORMED)
-            sender = event.message_create.sender_id
-            if sender in ours:  # DMs we sent come back as events too
-                continue
-            user = payload.users.get(sender)
-            name = user.screen_name if user is not None else None
-            messages.append(direct_message(self.platform, event, account, name))
-        return messages
+            if event.message_create is not None and event.message_create.sender_id in ours:
+                continue  # DMs we sent come back as events too
+            sender = event.message_create.sender_id if event.message_create is not None else ""
+            name = _sender_name(payload.users, sender)
+            try:
+                messages.append(direct_message(self.platform, event, account, name))
+            except ItemProblem as problem:
+                problems.append(ItemProblem(f"{where}.{problem.where}", problem.reason))
+        return messages, problems
 
     def _mention(self, tweet: _Tweet, account: str | None) -> InboundMessage:
         # `text` is cut at 140 characters when the tweet is longer; the full text is elsewhere.

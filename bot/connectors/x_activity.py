@@ -2,8 +2,9 @@
 
 X ends the Account Activity API (AAA) on 1 January 2027. XAA posts one event per request to
 the same webhook, with the same CRC and signature, as `{"data": {event_uuid, filter,
-event_type, tag, payload, includes}}`. The objects both formats carry (DM events) live here,
-so that bot.connectors.x keeps only what AAA alone needs and can lose it in one piece.
+event_type, tag, payload, includes}}` (X's docs show no body with several events). The
+objects both formats carry (DM events) and the per-item error reporting live here, so that
+bot.connectors.x keeps only what AAA alone needs and can lose it in one piece.
 
 Shapes follow X's docs; fixtures/x/xaa/README.md names the page each one came from.
 """
@@ -15,7 +16,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from bot.connectors.base import InboundMessage, MessageKind
+from bot.connectors.base import InboundMessage, ItemProblem, MessageKind, SkipReason
 
 log = logging.getLogger("triagebot.x")
 
@@ -33,7 +34,9 @@ TRIAGED_EVENTS = (MENTION, REPLY, QUOTE, DM_RECEIVED)
 # knowingly not triaged. Each is logged with its reason: nothing is dropped without a trace.
 _NOT_TRIAGED = {
     "post.create": "a post by the subscribed account",
-    "post.delete": "a deleted post",
+    # X sends it for the subscribed account's own posts only, never for a post written to
+    # us, so there is no pending reply it could cancel.
+    "post.delete": "a deleted post of the account",
     "post.repost.create": "a repost",
     "dm.sent": "a DM the account sent",
     "dm.read": "a read receipt",
@@ -87,23 +90,53 @@ class DirectMessageEvent(XObject):
     message_create: MessageCreate | None = None
 
 
+def item_problem(error: ValidationError, where: str, model: type[BaseModel]) -> ItemProblem:
+    """An item's validation error as a problem that names fields, never values."""
+    first = error.errors()[0]
+    kind = first["type"]
+    if kind == "missing":
+        reason = SkipReason.MISSING
+    elif kind.endswith("_type"):
+        reason = SkipReason.WRONG_TYPE
+    else:
+        reason = SkipReason.BAD_VALUE
+    # Only a field name of our own model: a dict key in `loc` would be the sender's text.
+    field = first["loc"][0] if first["loc"] else None
+    if isinstance(field, str) and field in model.model_fields:
+        where = f"{where}.{field}"
+    return ItemProblem(where, reason)
+
+
 def direct_message(
     platform: str, event: DirectMessageEvent, account: str | None, author_name: str | None
 ) -> InboundMessage:
-    """The message a `message_create` DM event carries; ValueError when it is incomplete."""
-    if event.id is None or event.message_create is None:
-        raise ValueError(MALFORMED)
+    """The message a `message_create` DM event carries; ItemProblem when it is incomplete."""
+    if event.id is None:
+        raise ItemProblem("id", SkipReason.MISSING)
+    if event.message_create is None:
+        raise ItemProblem("message_create", SkipReason.MISSING)
     sender = event.message_create.sender_id
-    return InboundMessage(
-        platform=platform,
-        message_id=event.id,
-        kind=MessageKind.DIRECT,
-        author_id=sender,
-        text=event.message_create.message_data.text,
-        thread_id=sender,
-        account_id=account,
-        author_name=author_name,
-    )
+    try:
+        return InboundMessage(
+            platform=platform,
+            message_id=event.id,
+            kind=MessageKind.DIRECT,
+            author_id=sender,
+            text=event.message_create.message_data.text,
+            thread_id=sender,
+            account_id=account,
+            author_name=author_name,
+        )
+    except ValidationError as error:
+        raise item_problem(error, "message", InboundMessage) from None
+
+
+def screen_name(users: dict[str, object], user_id: str) -> str | None:
+    """The name of a DM's sender from the `users` map; an entry X sent wrong costs only it."""
+    try:
+        return _User.model_validate(users.get(user_id)).unwrapped().username
+    except ValidationError:
+        return None
 
 
 # --- The XAA envelope and its payloads ------------------------------------------------------
@@ -147,8 +180,9 @@ class _Post(XObject):
 
 
 class _DirectMessages(XObject):
-    direct_message_events: list[DirectMessageEvent]
-    users: dict[str, _User] = Field(default_factory=dict)
+    # Each event and user is read on its own, so one bad event costs only itself.
+    direct_message_events: list[object]
+    users: dict[str, object] = Field(default_factory=dict)
 
 
 class ActivityEvent(XObject):
@@ -163,41 +197,51 @@ class ActivityEvent(XObject):
     includes: _Includes | None = None
 
 
-class ActivityDelivery(XObject):
-    """What XAA posts to the webhook."""
-
-    data: ActivityEvent
+def activity_delivery(
+    body: dict[str, object], account_id: str | None, platform: str
+) -> tuple[list[InboundMessage], list[ItemProblem]]:
+    """Messages to triage in an XAA body, and the problems of the items that cannot be used."""
+    # Every sample in X's docs is wrapped in "data"; a bare envelope is read too rather than
+    # taken for an AAA body with nothing in it (which would be a silent drop).
+    raw, where = (body["data"], "data") if "data" in body else (body, "event")
+    try:
+        event = ActivityEvent.model_validate(raw)
+    except ValidationError as error:
+        return [], [item_problem(error, where, ActivityEvent)]
+    return activity_messages(event, account_id, platform, where)
 
 
 def activity_messages(
-    event: ActivityEvent, account_id: str | None, platform: str
-) -> list[InboundMessage]:
-    """Messages to triage in one XAA event; ValueError when its payload is malformed.
+    event: ActivityEvent, account_id: str | None, platform: str, where: str = "data"
+) -> tuple[list[InboundMessage], list[ItemProblem]]:
+    """Messages to triage in one XAA event, and the problems of its unusable items.
 
     A post or DM has the same id in both formats, so the receipt's dedupe on that id (not on
-    `event_uuid`) also catches one mention delivered by AAA and by XAA, or as both a mention
-    and a reply.
+    `event_uuid`, which AAA lacks) also catches one mention delivered by AAA and by XAA, or as
+    both a mention and a reply; a redelivered XAA event carries the same ids again.
     """
     account = event.filter.user_id or account_id
     ours = {i for i in (event.filter.user_id, account_id) if i is not None}
-    try:
-        if event.event_type in (MENTION, REPLY, QUOTE):
+    if event.event_type in (MENTION, REPLY, QUOTE):
+        try:
             post = _Post.model_validate(event.payload)
             message = _post_message(event, post, ours, account, platform)
-            return [message] if message is not None else []
-        if event.event_type == DM_RECEIVED:
+        except ValidationError as error:
+            return [], [item_problem(error, f"{where}.payload", _Post)]
+        return ([message] if message is not None else []), []
+    if event.event_type == DM_RECEIVED:
+        try:
             dms = _DirectMessages.model_validate(event.payload)
-            return _direct_messages(event, dms, ours, account, platform)
-    except ValidationError:
-        # pydantic's message quotes the input, which may hold PHI: say nothing about it.
-        raise ValueError(MALFORMED) from None
+        except ValidationError as error:
+            return [], [item_problem(error, f"{where}.payload", _DirectMessages)]
+        return _direct_messages(event, dms, ours, account, platform, where=f"{where}.payload")
     if event.event_type in _NEEDS_ATTENTION:
         _not_triaged(event, _NEEDS_ATTENTION[event.event_type], logging.WARNING)
     elif event.event_type in _NOT_TRIAGED:
         _not_triaged(event, _NOT_TRIAGED[event.event_type])
     else:
         _not_triaged(event, "an event type the bot does not triage", logging.WARNING)
-    return []
+    return [], []
 
 
 def _post_message(
@@ -231,22 +275,29 @@ def _direct_messages(
     ours: set[str],
     account: str | None,
     platform: str,
-) -> list[InboundMessage]:
-    messages = []
-    for dm in dms.direct_message_events:
+    *,
+    where: str,
+) -> tuple[list[InboundMessage], list[ItemProblem]]:
+    messages, problems = [], []
+    for number, raw in enumerate(dms.direct_message_events):
+        item = f"{where}.direct_message_events[{number}]"
+        try:
+            dm = DirectMessageEvent.model_validate(raw)
+        except ValidationError as error:
+            problems.append(item_problem(error, item, DirectMessageEvent))
+            continue
         if dm.type != "message_create":
             _not_triaged(event, f"a DM event of type {dm.type[:40]!r}")
             continue
-        if dm.message_create is None:
-            raise ValueError(MALFORMED)
-        sender = dm.message_create.sender_id
-        if sender in ours:
+        if dm.message_create is not None and dm.message_create.sender_id in ours:
             _not_triaged(event, "a DM the account sent")
             continue
-        user = dms.users.get(sender)
-        name = user.unwrapped().username if user is not None else None
-        messages.append(direct_message(platform, dm, account, name))
-    return messages
+        sender = dm.message_create.sender_id if dm.message_create is not None else ""
+        try:
+            messages.append(direct_message(platform, dm, account, screen_name(dms.users, sender)))
+        except ItemProblem as problem:
+            problems.append(ItemProblem(f"{item}.{problem.where}", problem.reason))
+    return messages, problems
 
 
 def _not_triaged(event: ActivityEvent, reason: str, level: int = logging.INFO) -> None:

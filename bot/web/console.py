@@ -306,7 +306,7 @@ def _case_page(
 
     thread = "".join(
         f'<div class="msg"><b>{_e(m["sender"])}{" · " + _e(m["author"]) if m["author"] else ""}'
-        f" · {_e(_when(m['at']))}</b><br>{_e(m['text'])}</div>"
+        f" · {_e(_when(m['at']))}{' · edited' if m['edited'] else ''}</b><br>{_e(m['text'])}</div>"
         for m in view["thread"]
     )
     notes = "".join(

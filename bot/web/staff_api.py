@@ -124,7 +124,13 @@ class CaseDesk:
             "case": case.model_dump(mode="json"),
             "revealed": reveal,
             "thread": [
-                {"sender": m.sender, "author": m.author, "text": shown(m), "at": m.at}
+                {
+                    "sender": m.sender,
+                    "author": m.author,
+                    "text": shown(m),
+                    "at": m.at,
+                    "edited": m.edited,
+                }
                 for m in thread
             ],
             "notes": [{"author": n.author, "text": n.text, "at": n.at} for n in notes],

@@ -10,7 +10,7 @@ import logging
 from aiohttp import web
 
 from bot.appkeys import CIPHER, CONNECTORS, METRICS, REDIS, SETTINGS
-from bot.connectors.base import Connector, PartlyMalformed
+from bot.connectors.base import Connector, ItemProblem, PartlyMalformed
 from bot.intake import record
 from bot.web.errors import problem
 
@@ -36,20 +36,27 @@ async def receive(request: web.Request) -> web.Response:
         raise problem(web.HTTPForbidden, "invalid signature")
     if request.content_type != "application/json":
         raise problem(web.HTTPUnsupportedMediaType, "send application/json")
-    problems: list[str] = []
+    redis, cipher, metrics = request.app[REDIS], request.app[CIPHER], request.app[METRICS]
+    problems: list[ItemProblem] = []
     try:
         messages = connector.parse(body)
     except PartlyMalformed as exc:
         # The good items are recorded; a redelivery cannot mend the others, so they are
         # named (place and reason, never content) and the delivery is still acknowledged.
         messages, problems = exc.messages, exc.problems
+        for item in problems:
+            metrics.webhook_items_skipped.labels(platform=platform, reason=item.reason).inc()
         log.warning(
             "malformed webhook items skipped",
-            extra={"platform": platform, "skipped": len(problems), "first": problems[0]},
+            extra={
+                "platform": platform,
+                "skipped": len(problems),
+                "reasons": sorted({item.reason.value for item in problems}),
+                "first": str(problems[0]),
+            },
         )
     except ValueError as exc:
         raise problem(web.HTTPBadRequest, f"malformed webhook: {exc}") from None
-    redis, cipher, metrics = request.app[REDIS], request.app[CIPHER], request.app[METRICS]
     new = 0
     for message in messages:
         is_new = await record(redis, cipher, message)
@@ -57,7 +64,7 @@ async def receive(request: web.Request) -> web.Response:
         metrics.webhooks.labels(platform=platform, outcome="new" if is_new else "duplicate").inc()
     answer: dict[str, object] = {"received": len(messages), "new": new}
     if problems:
-        answer["skipped"] = problems
+        answer["skipped"] = [str(item) for item in problems]
     return web.json_response(answer)
 
 

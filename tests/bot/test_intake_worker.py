@@ -10,7 +10,7 @@ from aiohttp import ClientSession
 from redis.asyncio import Redis
 
 from bot.connectors.base import InboundMessage, MessageKind
-from bot.intake import record
+from bot.intake import open_payload, record
 from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
 from bot.worker import Worker, WorkerConfig
@@ -68,6 +68,22 @@ async def test_a_redelivered_message_is_recorded_once_and_encrypted(redis: Redis
     raw = b"".join(v for _, fields in entries for v in fields.values())
     assert b"Harold" not in raw
     assert b"123-45-6789" not in raw
+
+
+async def test_each_edit_is_recorded_once_per_text_and_never_names_it(redis: Redis) -> None:
+    assert await record(redis, CIPHER, message("c9", "visiting hours?"))
+    same = message("c9", "visiting hours?").model_copy(update={"edited": True})
+    assert not await record(redis, CIPHER, same)  # an edit that changed nothing
+    edit = message("c9").model_copy(update={"edited": True})
+    assert [await record(redis, CIPHER, edit) for _ in range(3)] == [True, False, False]
+    entries = await redis.xrange(keys.INBOX)
+    assert [fields[b"id"].split(b"~")[0] for _, fields in entries] == [b"c9", b"c9"]
+    opened = open_payload(CIPHER, "meta", entries[1][1][b"id"].decode(), entries[1][1][b"payload"])
+    assert (opened.edited, opened.text, opened.message_id) == (True, SECRET_TEXT, "c9")
+    assert opened.version is not None
+    names = b" ".join(await redis.keys("*"))
+    assert b"Harold" not in names
+    assert b"visiting" not in names
 
 
 async def test_worker_decides_hands_over_and_acknowledges(

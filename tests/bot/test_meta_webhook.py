@@ -92,7 +92,9 @@ async def client(
         await close_within(test_client, "the app under its test client")
 
 
-def comment(comment_id: str, text: str, author: str = "5532019987431276") -> bytes:
+def comment(
+    comment_id: str, text: str, author: str = "5532019987431276", verb: str = "add"
+) -> bytes:
     body = {
         "object": "page",
         "entry": [
@@ -104,7 +106,7 @@ def comment(comment_id: str, text: str, author: str = "5532019987431276") -> byt
                         "field": "feed",
                         "value": {
                             "item": "comment",
-                            "verb": "add",
+                            "verb": verb,
                             "comment_id": comment_id,
                             "post_id": f"{PAGE_ID}_42",
                             "parent_id": f"{PAGE_ID}_42",
@@ -324,3 +326,90 @@ async def test_failed_platform_calls_are_retried_then_shown_in_the_case(
         await asyncio.sleep(0.05)
     assert [n.author for n in notes] == ["triagebot"] * 3
     assert all("status 503, 2 attempts" in n.text for n in notes)
+
+
+# --- edits -----------------------------------------------------------------------------
+
+
+async def post_meta(client: TestClient, body: bytes) -> dict[str, Any]:
+    response = await client.post("/webhooks/meta", data=body, headers=signed(body))
+    assert response.status == 200
+    answer: dict[str, Any] = await response.json()
+    return answer
+
+
+async def drained(client: TestClient, graph: GraphApi, marker: str) -> None:
+    """Wait until what was posted before is handled: the one worker takes receipts in
+    order, so once a later comment is answered, everything before it is done."""
+    await post_meta(client, comment(marker, "where do I park?", f"9{len(graph.calls)}"))
+    assert len(await settled(graph, marker, 1)) == 1
+
+
+async def test_comment_edited_to_carry_phi_is_hidden_and_escalated_once(
+    client: TestClient, graph: tuple[GraphApi, str]
+) -> None:
+    author = "77010"  # a person of their own: no earlier case to join
+    assert (await post_meta(client, comment("c_edit", "Visiting hours?", author)))["new"] == 1
+    [faq] = await settled(graph[0], "c_edit", 1)
+    assert faq["path"] == "c_edit/comments"
+    assert "visiting" in faq["json"]["message"].lower()
+    text = "my husband Tom Reyes, DOB 4/2/61, was moved to ICU, visiting hours?"
+    edit = comment("c_edit", text, author, verb="edited")
+    assert (await post_meta(client, edit))["new"] == 1
+    calls = await settled(graph[0], "c_edit", 4)
+    assert [c["path"] for c in calls[1:]] == ["c_edit", "c_edit/comments", f"{PAGE_ID}/messages"]
+    assert calls[1]["json"] == {"is_hidden": True}
+    assert calls[3]["json"]["recipient"] == {"comment_id": "c_edit"}
+    sent = json.dumps([c["json"] for c in calls]).lower()
+    for part in ("tom", "reyes", "4/2/61", "husband"):
+        assert part not in sent
+    cases = CaseStore(client.app[REDIS], client.app[CIPHER])
+    case_id = await cases.case_of_person("meta", author)
+    assert case_id is not None
+    [opening] = await cases.thread(case_id)
+    assert (opening.text, opening.edited) == (text, True)
+    # The same edit redelivered, and an edit back to a text already triaged: nothing new.
+    assert (await post_meta(client, edit))["new"] == 0
+    assert (await post_meta(client, comment("c_edit", "Visiting hours?", author, "edited"))) == {
+        "received": 1,
+        "new": 0,
+    }
+    await drained(client, graph[0], "c_after_edit")
+    assert len(graph[0].to("c_edit")) == 4
+
+
+async def test_an_edit_that_changes_nothing_triaged_gets_no_second_reply(
+    client: TestClient, graph: tuple[GraphApi, str]
+) -> None:
+    author = "77011"
+    await post_meta(client, comment("c_typo", "where do I park?", author))
+    assert len(await settled(graph[0], "c_typo", 1)) == 1
+    edit = comment("c_typo", "where do I park??", author, verb="edited")
+    assert (await post_meta(client, edit))["new"] == 1
+    await drained(client, graph[0], "c_after_typo")
+    assert len(graph[0].to("c_typo")) == 1
+
+
+async def test_an_edited_message_joins_its_open_case_marked_as_edited(
+    client: TestClient, graph: tuple[GraphApi, str]
+) -> None:
+    sender = "5532019987431311"
+    first = {"sender": {"id": sender}, "message": {"mid": "m_edit_1", "text": "my mrn is 99001122"}}
+    await post_meta(client, messenger(first))
+    invites = [c for c in await settled(graph[0], sender, 1) if c["path"] == f"{PAGE_ID}/messages"]
+    assert len(invites) == 1
+    text = "my mrn is 99001122 and my biopsy results are late"
+    edit = {"sender": {"id": sender}, "message_edit": {"mid": "m_edit_1", "text": text}}
+    assert (await post_meta(client, messenger(edit)))["new"] == 1
+    cases = CaseStore(client.app[REDIS], client.app[CIPHER])
+    case_id = await cases.case_of_message("meta", "m_edit_1")
+    assert case_id is not None
+    for _ in range(100):
+        thread = await cases.thread(case_id)
+        if len(thread) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert [(m.text, m.edited) for m in thread] == [("my mrn is 99001122", False), (text, True)]
+    # Staff hold the conversation: the edit is theirs to answer, the bot sends nothing more.
+    await drained(client, graph[0], "c_after_dm_edit")
+    assert len(graph[0].to(sender)) == 1

@@ -353,3 +353,57 @@ async def test_x_samples_replayed_signed_unsigned_badly_signed_and_twice(
             or (c["json"] or {}).get("reply", {}).get("in_reply_to_tweet_id") == target
         ]
         assert touching == [], target
+
+
+# --- partly malformed deliveries ---------------------------------------------------------
+
+
+async def test_one_bad_item_is_skipped_counted_and_the_rest_answered(
+    client: TestClient, x_api: tuple[XApi, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    good = json.loads(mention("1897000000000000555", "@RiversideHealth where do I park?"))
+    bad = {"id_str": "1897000000000000556", "text": "Harold Finch MRN 4455667"}  # no user
+    odd = {**good["tweet_create_events"][0], "id_str": "1897000000000000557", "text": ["Harold"]}
+    dm = json.loads(direct("1897000000000000558", "what are your opening hours?"))
+    good["tweet_create_events"] += [bad, odd]
+    good.update(direct_message_events=dm["direct_message_events"], users=dm.get("users", {}))
+    body = json.dumps(good).encode()
+    for delivery in range(2):  # X redelivers: still 200, still recorded once
+        with caplog.at_level("WARNING", logger="triagebot.webhooks"):
+            response = await client.post("/webhooks/x", data=body, headers=signed(body))
+        assert response.status == 200
+        answer = await response.json()
+        assert (answer["received"], answer["new"]) == (2, 2 if delivery == 0 else 0)
+        assert answer["skipped"] == [
+            "tweet_create_events[1].user: missing_field",
+            "tweet_create_events[2].text: wrong_type",
+        ]
+    [reply] = await x_api[0].about("1897000000000000555", 1)
+    assert reply["path"] == "tweets"
+    metrics = await (await client.get("/metrics")).text()
+    assert 'triage_webhook_items_skipped_total{platform="x",reason="missing_field"} 2.0' in metrics
+    assert 'triage_webhook_items_skipped_total{platform="x",reason="wrong_type"} 2.0' in metrics
+    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert "missing_field" in logged
+    for text in (metrics, logged, json.dumps(answer)):
+        assert "Harold" not in text
+        assert "4455667" not in text
+
+
+async def test_xaa_event_that_cannot_be_read_is_acknowledged_and_counted(
+    client: TestClient,
+) -> None:
+    delivery = json.loads(xaa_post("-7000000000000000009", "2090000000000000009", "hi", "77"))
+    del delivery["data"]["payload"]["author_id"]
+    assert await post(client, json.dumps(delivery).encode()) == {
+        "received": 0,
+        "new": 0,
+        "skipped": ["data.payload.author_id: missing_field"],  # type: ignore[dict-item]
+    }
+
+
+@pytest.mark.parametrize("body", [b"Harold Finch {", b"[]", b'"Harold"'])
+async def test_only_a_body_that_is_no_json_object_gets_400(client: TestClient, body: bytes) -> None:
+    response = await client.post("/webhooks/x", data=body, headers=signed(body))
+    assert response.status == 400
+    assert "Harold" not in await response.text()

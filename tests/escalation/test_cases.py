@@ -67,6 +67,21 @@ async def test_a_redelivered_message_finds_its_case(store: CaseStore) -> None:
     assert await store.queue_length() == 1
 
 
+async def test_each_version_of_an_edited_message_joins_the_case_once_marked_as_edited(
+    store: CaseStore,
+) -> None:
+    case_id, opened = await store.open(source(1), "normal", [])
+    assert opened
+    edit = source(1, "my son needs his refill of metformin").model_copy(update={"version": "ab"})
+    for _ in range(2):  # a redelivered edit adds nothing
+        assert await store.open(edit, "normal", []) == (case_id, False)
+    other = edit.model_copy(update={"version": "cd", "text": "his refill, please"})
+    assert await store.open(other, "normal", []) == (case_id, False)
+    thread = await store.thread(case_id)
+    assert [m.edited for m in thread] == [False, True, True]
+    assert await store.case_of_message("meta", "m1~ab") == case_id
+
+
 async def test_a_lapsed_claim_returns_the_case_to_the_queue(store: CaseStore, clock: Clock) -> None:
     case_id, _ = await store.open(source(1), "normal", [])
     claimed = await store.claim("ana")

@@ -244,13 +244,51 @@ def test_instagram_direct_message_is_marked_as_instagram() -> None:
     assert message.author_id == "1220573498861340"
 
 
-def test_batch_keeps_new_messages_and_drops_edits_echoes_receipts_reactions_and_our_own() -> None:
+def test_batch_keeps_new_messages_and_edits_drops_echoes_receipts_reactions_and_our_own() -> None:
     messages = connector().parse(fixture("batch.json"))
-    assert [(m.kind, m.message_id, m.account_id) for m in messages] == [
-        (MessageKind.COMMENT, "912399001188776_554120938471123", f"fb:{PAGE_ID}"),
-        (MessageKind.DIRECT, "m_Bn7Kq2Wx5Zt8Yc1Vd4Rf6Hg9Js0Lp3Mo_eAuIyTrEwQ", f"fb:{PAGE_ID}"),
-        (MessageKind.COMMENT, "771029384756102_990011223344601", "fb:228811004466552"),
+    assert [(m.kind, m.message_id, m.account_id, m.edited) for m in messages] == [
+        (MessageKind.COMMENT, "912399001188776_554120938471123", f"fb:{PAGE_ID}", False),
+        (MessageKind.COMMENT, "912384756102938_1187364520394857", f"fb:{PAGE_ID}", True),
+        (
+            MessageKind.DIRECT,
+            "m_Bn7Kq2Wx5Zt8Yc1Vd4Rf6Hg9Js0Lp3Mo_eAuIyTrEwQ",
+            f"fb:{PAGE_ID}",
+            False,
+        ),
+        (MessageKind.COMMENT, "771029384756102_990011223344601", "fb:228811004466552", False),
     ]
+
+
+def test_edited_comment_is_the_same_comment_with_its_new_text() -> None:
+    [original] = connector().parse(fixture("feed_comment.json"))
+    edited = json.loads(fixture("feed_comment.json"))
+    value = edited["entry"][0]["changes"][0]["value"]
+    value.update(verb="edited", message="Tom Reyes DOB 4/2/61 was moved to ICU, visiting hours?")
+    [message] = connector().parse(json.dumps(edited).encode())
+    assert message.edited
+    assert not original.edited
+    assert message.model_dump(exclude={"edited", "text"}) == original.model_dump(
+        exclude={"edited", "text"}
+    )
+    assert message.text.startswith("Tom Reyes")
+    assert message.version is None  # set at intake, never by the connector
+
+
+def test_message_edit_is_the_same_direct_message_with_its_new_text() -> None:
+    [original] = connector().parse(fixture("messenger_message.json"))
+    [message] = connector().parse(fixture("messenger_message_edit.json"))
+    assert (message.kind, message.message_id, message.edited) == (
+        MessageKind.DIRECT,
+        original.message_id,
+        True,
+    )
+    assert "Tom Reyes" in message.text
+
+
+def test_message_edit_by_the_page_itself_is_not_triaged() -> None:
+    body = json.loads(fixture("messenger_message_edit.json"))
+    body["entry"][0]["messaging"][0]["sender"]["id"] = PAGE_ID
+    assert connector().parse(json.dumps(body).encode()) == []
 
 
 def test_own_page_comment_is_ignored_when_page_id_is_configured() -> None:

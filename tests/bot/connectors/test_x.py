@@ -24,6 +24,8 @@ from bot.connectors.base import (
     MessageKind,
     OutboundAction,
     OutboundError,
+    PartlyMalformed,
+    SkipReason,
 )
 from bot.connectors.x import XConnector
 from nlu.models import Decision
@@ -263,12 +265,26 @@ def _dm(**changes: object) -> dict[str, object]:
     return {"for_user_id": ACCOUNT, "direct_message_events": [event]}
 
 
-MALFORMED: list[object] = [
+NOT_A_DELIVERY: list[object] = [
     pytest.param(SECRET_TEXT.encode(), id="not-json"),
     pytest.param(b'{"text": "' + SECRET_TEXT.encode() + b'"', id="truncated-json"),
     pytest.param(SECRET_TEXT.encode("utf-16"), id="not-utf8"),
     pytest.param(json.dumps([SECRET_TEXT]).encode(), id="array"),
     pytest.param(json.dumps(SECRET_TEXT).encode(), id="string"),
+]
+
+
+@pytest.mark.parametrize("body", NOT_A_DELIVERY)
+def test_body_that_is_no_json_object_raises_value_error_without_echo(
+    connector: XConnector, body: bytes
+) -> None:
+    with pytest.raises(ValueError, match="malformed X webhook body") as caught:
+        connector.parse(body)
+    assert not isinstance(caught.value, PartlyMalformed)
+    assert "Jane" not in str(caught.value)
+
+
+MALFORMED_ITEM: list[object] = [
     pytest.param(json.dumps({"tweet_create_events": SECRET_TEXT}).encode(), id="events-not-list"),
     pytest.param(json.dumps(_tweet(id_str=None)).encode(), id="tweet-without-id"),
     pytest.param(json.dumps(_tweet(id_str=SECRET_TEXT)).encode(), id="tweet-id-not-numeric"),
@@ -293,15 +309,83 @@ MALFORMED: list[object] = [
 ]
 
 
-@pytest.mark.parametrize("body", MALFORMED)
-def test_malformed_body_raises_value_error_without_echo(connector: XConnector, body: bytes) -> None:
-    with pytest.raises(ValueError, match="malformed X webhook body") as caught:
+@pytest.mark.parametrize("body", MALFORMED_ITEM)
+def test_malformed_item_is_reported_by_place_and_reason_without_echo(
+    connector: XConnector, body: bytes
+) -> None:
+    with pytest.raises(PartlyMalformed) as caught:
         connector.parse(body)
-    assert "Jane" not in str(caught.value)
-    assert "4455667" not in str(caught.value)
+    assert caught.value.messages == []
+    for problem in caught.value.problems:
+        assert problem.reason in set(SkipReason)
+        assert "Jane" not in str(problem)
+        assert "4455667" not in str(problem)
     # The pydantic error quotes the input: a traceback must not show it as cause or context.
     assert caught.value.__cause__ is None
     assert caught.value.__context__ is None or caught.value.__suppress_context__
+
+
+def _several(*tweets: dict[str, object], dms: tuple[dict[str, object], ...] = ()) -> bytes:
+    good = json.loads(fixture("mention.json"))["tweet_create_events"][0]
+    dm = json.loads(fixture("dm.json"))["direct_message_events"][0]
+    return json.dumps(
+        {
+            "for_user_id": ACCOUNT,
+            "tweet_create_events": [good, *tweets],
+            "direct_message_events": [dm, *dms],
+        }
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        pytest.param({"id_str": "1897000000000000901", "text": SECRET_TEXT}, "missing_field"),
+        pytest.param(
+            {"id_str": "1897000000000000902", "text": 42, "user": {"id_str": "77"}}, "wrong_type"
+        ),
+        pytest.param(
+            {"id_str": "19\ud800", "text": SECRET_TEXT, "user": {"id_str": "77"}}, "bad_value"
+        ),
+        pytest.param(SECRET_TEXT, "wrong_type"),
+    ],
+)
+def test_one_bad_tweet_costs_only_itself(connector: XConnector, bad: object, reason: str) -> None:
+    body = _several(bad)  # type: ignore[arg-type]
+    with pytest.raises(PartlyMalformed) as caught:
+        connector.parse(body)
+    assert [m.kind for m in caught.value.messages] == [MessageKind.MENTION, MessageKind.DIRECT]
+    [problem] = caught.value.problems
+    assert problem.where.startswith("tweet_create_events[1]")
+    assert problem.reason == reason
+    assert "Jane" not in str(problem)
+
+
+def test_one_bad_dm_costs_only_itself(connector: XConnector) -> None:
+    bad = {"type": "message_create", "id": "1897000000000000903", "message_create": SECRET_TEXT}
+    incomplete = {"type": "message_create", "id": "1897000000000000904"}
+    with pytest.raises(PartlyMalformed) as caught:
+        connector.parse(_several(dms=(bad, incomplete)))
+    assert len(caught.value.messages) == 2
+    assert [(p.where, p.reason) for p in caught.value.problems] == [
+        ("direct_message_events[1].message_create", SkipReason.WRONG_TYPE),
+        ("direct_message_events[2].message_create", SkipReason.MISSING),
+    ]
+
+
+def test_lone_surrogate_in_a_text_is_read_not_refused(connector: XConnector) -> None:
+    body = json.dumps(_tweet(text="it hurts \ud800 here")).encode()
+    assert b"\\ud800" in body
+    [message] = connector.parse(body)
+    assert message.text == "it hurts \ufffd here"
+
+
+def test_a_bad_user_entry_costs_the_name_only(connector: XConnector) -> None:
+    body = json.loads(fixture("dm.json"))
+    sender = body["direct_message_events"][0]["message_create"]["sender_id"]
+    body["users"] = {sender: SECRET_TEXT}
+    [message] = connector.parse(json.dumps(body).encode())
+    assert message.author_name is None
 
 
 # --- plan ---------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.connectors.base import InboundMessage, MessageKind
+from bot.connectors.base import InboundMessage, MessageKind, PartlyMalformed, SkipReason
 from bot.connectors.x import XConnector
 
 FIXTURES = Path(__file__).resolve().parents[3] / "bot" / "connectors" / "fixtures" / "x"
@@ -272,12 +272,42 @@ MALFORMED = [
 
 
 @pytest.mark.parametrize("raw", MALFORMED)
-def test_malformed_delivery_raises_value_error_without_echo(
+def test_malformed_event_is_reported_by_place_and_reason_without_echo(
     connector: XConnector, raw: bytes
 ) -> None:
-    with pytest.raises(ValueError, match="malformed X webhook body") as caught:
+    with pytest.raises(PartlyMalformed) as caught:
         connector.parse(raw)
+    assert caught.value.messages == []
+    [problem] = caught.value.problems
+    assert problem.reason in set(SkipReason)
+    assert problem.where.startswith("data")
     assert "Jane" not in str(caught.value)
     assert "4455667" not in str(caught.value)
     assert caught.value.__cause__ is None
     assert caught.value.__context__ is None or caught.value.__suppress_context__
+
+
+def test_one_bad_dm_of_a_delivery_costs_only_itself(connector: XConnector) -> None:
+    delivery = sample("dm_received.json")
+    events = delivery["data"]["payload"]["direct_message_events"]
+    good = events[0]
+    other = json.loads(json.dumps(good))
+    other["id"] = "2080765901528535999"
+    events[:] = [{"type": "message_create", "id": "1"}, good, SECRET_TEXT, other]
+    with pytest.raises(PartlyMalformed) as caught:
+        connector.parse(body(delivery))
+    assert [m.message_id for m in caught.value.messages] == [good["id"], other["id"]]
+    assert [(p.where, p.reason) for p in caught.value.problems] == [
+        ("data.payload.direct_message_events[0].message_create", SkipReason.MISSING),
+        ("data.payload.direct_message_events[2]", SkipReason.WRONG_TYPE),
+    ]
+
+
+def test_oauth_revoke_and_post_delete_are_logged_not_errors(
+    connector: XConnector, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="triagebot.x"):
+        assert connector.parse(body(sample("oauth_revoke.json"))) == []
+        assert connector.parse(body(sample("post_delete.json"))) == []
+    levels = {r.event_type: r.levelno for r in caplog.records}  # type: ignore[attr-defined]
+    assert levels == {"oauth.revoke": logging.WARNING, "post.delete": logging.INFO}

@@ -228,6 +228,7 @@ async def test_case_view_is_masked_and_audited(client: TestClient) -> None:
     assert "Harold" not in text
     assert "4455667" not in text
     assert text.startswith("I am [PERSON], my MRN is [NUMBER]")
+    assert view["thread"][0]["edited"] is False  # an edit's version says True
     assert view["revealed"] is False
     assert (name, "case_view") in await audit_of(client, case_id)
 
