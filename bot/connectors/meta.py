@@ -127,9 +127,9 @@ class MetaConnector:
                         continue
                     if message is not None:
                         messages.append(message)
-        if problems and not messages:
-            raise ValueError(str(problems[0]))
         if problems:
+            # Even with no usable item left: Meta redelivers a refused body for hours and
+            # the same body can never succeed, so it is acknowledged with its skips named.
             raise PartlyMalformed(messages, problems)
         return messages
 
