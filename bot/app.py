@@ -28,7 +28,7 @@ from bot.faq_live import faq_ctx
 from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
 from bot.settings import Settings
-from bot.shutdown import bounded
+from bot.shutdown import bounded, stop_tasks
 from bot.web.console import add_console_routes
 from bot.web.errors import error_middleware
 from bot.web.faq_api import add_faq_api_routes
@@ -71,9 +71,11 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     """Load the NLU engine in a thread and give it a pool that keeps NLP off the loop."""
     settings = app[SETTINGS]
     app[ENGINE] = await asyncio.to_thread(TriageEngine, settings.engine_config())
-    pool = NlpPool(app[ENGINE], settings.nlp_processes)
+    pool = NlpPool(app[ENGINE], settings.nlp_processes, attempts=settings.nlp_attempts)
     await pool.warm_up()
     app[NLP_POOL] = pool
+    # A process that dies while idle is replaced too, not only when a batch finds it dead.
+    watcher = asyncio.create_task(pool.watch(), name="nlp-pool-watch")
     batcher = TriageBatcher(
         pool,
         max_wait_s=settings.batch_wait_ms / 1000,
@@ -84,6 +86,7 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await stop_tasks([watcher], "nlp pool watcher")
         await batcher.stop()
         # A batch still running in the pool is let finish, for a few seconds at most.
         await bounded(asyncio.to_thread(pool.shutdown), "nlp pool")

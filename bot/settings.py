@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # NLP worker processes per server process; 0 runs the NLP in one thread beside the
     # event loop (least memory). Each process holds its own models (about 250 MB).
     nlp_processes: int = Field(default=0, ge=0, le=64)
+    # Tries of a message whose NLP process dies under it (the pool is replaced each time):
+    # past them the API answers 503 and a webhook message stays pending for a later retry.
+    nlp_attempts: int = Field(default=3, ge=1, le=10)
     # How long an API message waits for others to share its NLP batch when an NLP worker
     # is free (a backlog is taken at once): more waiting, fewer and larger batches.
     batch_wait_ms: float = Field(default=5.0, ge=0.0, le=1000.0)

@@ -5,6 +5,9 @@ first Decision stored for a message (`keys.message_decision`, the one dedupe of 
 Decision) wins: a redelivery, a reclaimed receipt or a repeated API call gets that
 Decision again, never a different one. Then `Handover.route` puts the message in a case
 when it belongs in one. What is sent in public afterwards is the caller's business.
+
+A message the NLP could not decide now (its process died on every try) is left
+undecided: None in its place, nothing stored, so a later delivery tries it afresh.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
 
 from redis.asyncio import Redis
 
@@ -27,7 +29,8 @@ from nlu.models import Decision
 
 log = logging.getLogger("triagebot.triage")
 # Runs the NLP for (message id, text) pairs: the worker's pool, or the API's batcher.
-Decide = Callable[[Sequence[tuple[str, str]]], Awaitable[list[Decision]]]
+# None for a message it could not decide now.
+Decide = Callable[[Sequence[tuple[str, str]]], Awaitable[list[Decision | None]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +67,15 @@ class Triage:
     metrics: Metrics
     decide: Decide
 
-    async def run(self, messages: Sequence[InboundMessage]) -> list[Triaged]:
-        """Decide each message once, then route it; in the order given."""
+    async def run(self, messages: Sequence[InboundMessage]) -> list[Triaged | None]:
+        """Decide each message once, then route it; in the order given (None: undecided)."""
         decided = await self._decisions(messages)
-        done = []
-        for message, (decision, duplicate) in zip(messages, decided, strict=True):
+        done: list[Triaged | None] = []
+        for message, made in zip(messages, decided, strict=True):
+            if made is None:
+                done.append(None)
+                continue
+            decision, duplicate = made
             routed = await self.handover.route(source_of(message, decision), decision)
             self.metrics.decisions.labels(action=decision.action).inc()
             log.info(
@@ -83,7 +90,9 @@ class Triage:
             done.append(Triaged(message, decision, duplicate, routed))
         return done
 
-    async def _decisions(self, messages: Sequence[InboundMessage]) -> list[tuple[Decision, bool]]:
+    async def _decisions(
+        self, messages: Sequence[InboundMessage]
+    ) -> list[tuple[Decision, bool] | None]:
         """(stored Decision, stored before) of each message, triaging those without one."""
         names = [keys.message_decision(m.platform, m.message_id) for m in messages]
         stored: list[bytes | str | None] = await self.redis.mget(names)
@@ -96,6 +105,8 @@ class Triage:
             )
             self.metrics.latency.observe((time.perf_counter() - started) / len(todo))
             for i, decision in zip(todo, made, strict=True):
+                if decision is None:
+                    continue
                 ours = decision.model_dump_json()
                 # First decision wins: a reclaimed receipt never gets a different answer.
                 if await self.redis.set(names[i], ours, nx=True, ex=keys.DEDUPE_TTL_S):
@@ -104,6 +115,6 @@ class Triage:
                     earlier[i] = True
                     stored[i] = await self.redis.get(names[i]) or ours
         return [
-            (Decision.model_validate_json(cast(bytes | str, s)), was)
+            None if s is None else (Decision.model_validate_json(s), was)
             for s, was in zip(stored, earlier, strict=True)
         ]

@@ -82,7 +82,7 @@ class Worker:
         self.redis, self.cipher = redis, cipher
         self.connectors, self.session, self.pool = connectors, session, pool
         self.metrics, self.config, self.handover = metrics, config, handover
-        self.triage = Triage(redis, handover, metrics, pool.triage_many)
+        self.triage = Triage(redis, handover, metrics, pool.triage_each)
         # Receipts read and not yet acknowledged: handed back if the worker is cancelled.
         self._held: set[bytes] = set()
 
@@ -176,6 +176,11 @@ class Worker:
     async def _process(self, receipts: Sequence[_Receipt]) -> None:
         triaged = await self.triage.run([r.message for r in receipts])
         for receipt, done in zip(receipts, triaged, strict=True):
+            if done is None:
+                # The NLP died on each try of it: left pending, it is reclaimed after the
+                # lease and tried again, and the others in the batch go on meanwhile.
+                self._held.discard(receipt.entry_id)
+                continue
             message, decision = done.message, done.decision
             connector = self.connectors.get(message.platform)
             # In a conversation staff own, the bot stays quiet except for safety replies.

@@ -18,6 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.batcher import Overloaded
+from bot.nlp_pool import NlpUnavailable
 
 log = logging.getLogger("triagebot.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -69,6 +70,8 @@ def error_middleware(known_fields: Collection[str]) -> Middleware:
             raise problem(web.HTTPUnprocessableEntity, detail) from None
         except Overloaded:
             raise busy("too many messages waiting; retry shortly") from None
+        except NlpUnavailable:
+            raise busy("the message could not be analysed now; retry later") from None
         except (RedisConnectionError, RedisTimeoutError):
             log.warning("redis unavailable on %s", request.path)
             raise busy("storage temporarily unavailable; retry shortly") from None

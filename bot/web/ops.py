@@ -6,7 +6,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.exposition import generate_latest
 
-from bot.appkeys import ENGINE, METRICS, REDIS
+from bot.appkeys import ENGINE, METRICS, NLP_POOL, REDIS
 from bot.web.errors import problem
 
 
@@ -16,7 +16,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Readiness: Redis answers and the engine is loaded."""
+    """Readiness: Redis answers, the engine is loaded and the NLP pool is not broken or
+    being replaced."""
+    if not request.app[NLP_POOL].ready:
+        raise problem(web.HTTPServiceUnavailable, "the nlp pool is being replaced")
     try:
         await request.app[REDIS].ping()
     except Exception:
