@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import signal
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from bot.lifeline import die_with_parent
 from nlu.engine import EngineConfig, TriageEngine
 from nlu.faq_versions import FaqVersion, LiveFaq, Notice
 from nlu.models import Decision
@@ -32,6 +34,8 @@ class StaleFaq(Exception):
 
 def _init(config: EngineConfig) -> None:
     global _engine  # noqa: PLW0603 - one engine per pool process, loaded once
+    # Nothing of this process's is worth a graceful stop: it holds no state of its own.
+    die_with_parent(signal.SIGKILL)
     logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     _engine = TriageEngine(config)
 
