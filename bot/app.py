@@ -55,7 +55,13 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     else:
         url = settings.redis_url.get_secret_value()
     # A blocking pool queues callers under a burst instead of failing them.
-    pool = BlockingConnectionPool.from_url(url, max_connections=64, timeout=3)
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=64,
+        timeout=3,
+        socket_timeout=settings.redis_socket_timeout_s,
+        socket_connect_timeout=settings.redis_connect_timeout_s,
+    )
     client: Redis = Redis(connection_pool=pool)
     try:
         await client.ping()

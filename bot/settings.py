@@ -32,6 +32,13 @@ class Settings(BaseSettings):
 
     # Redis: empty means "start an embedded redis-server under data_dir".
     redis_url: SecretStr | None = None
+    # A frozen or unreachable Redis fails a request (503, Retry-After) within these instead
+    # of holding it; every command of ours answers in milliseconds, a worker's blocking
+    # read returns within a second.
+    redis_socket_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    redis_connect_timeout_s: float = Field(default=1.0, gt=0, le=60)
+    # /readyz answers 503 when Redis has not answered its ping within this.
+    ready_timeout_s: float = Field(default=0.5, gt=0, le=10)
     # Encryption at rest: "kid:base64key[,kid:base64key]" (first encrypts). Empty means a
     # key file under data_dir/keys, created on first start (fine for one host; set this
     # explicitly when several hosts share a Redis).

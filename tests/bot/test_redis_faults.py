@@ -1,18 +1,24 @@
-"""Redis out of memory: clients get a 503 with Retry-After, the log gets a line per episode
-rather than a traceback per request."""
+"""Redis out of memory, frozen or gone: clients get a 503 with Retry-After, readiness answers
+at once, the log gets a line per episode rather than a traceback per request."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+import os
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.app import create_app
+from bot.embedded_redis import free_port, redis_server_binary
 from bot.settings import Settings
 from tests.hangs import close_within
 
@@ -76,3 +82,67 @@ async def test_redis_out_of_memory_is_a_503_with_retry_after_logged_once(
     # Memory back: the next retry is answered.
     again = await client.post("/v1/messages", json=body("oom-0"), headers=AUTH)
     assert again.status == 200
+
+
+class RedisServer:
+    """A redis-server of this test's own, to freeze and thaw."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        options = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
+        self.process = subprocess.Popen(
+            [redis_server_binary(), *options, "no", "--dir", str(data_dir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def signal(self, signum: signal.Signals) -> None:
+        os.kill(self.process.pid, signum)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    try:
+        yield server
+    finally:
+        server.signal(signal.SIGCONT)  # a stopped process does not act on SIGKILL until
+        server.process.kill()
+        server.process.wait(timeout=10)
+
+
+async def test_readiness_answers_503_at_once_while_redis_is_frozen(
+    own_redis: RedisServer, tmp_path: Path
+) -> None:
+    probe = Redis.from_url(own_redis.url)
+    for _ in range(100):  # bounded: the server starts in milliseconds
+        try:
+            await probe.ping()
+            break
+        except RedisConnectionError:
+            await asyncio.sleep(0.05)
+    await probe.aclose()
+    client = await app_client(tmp_path / "var", own_redis.url)
+    loop = asyncio.get_running_loop()
+    try:
+        assert (await client.get("/readyz")).status == 200
+        own_redis.signal(signal.SIGSTOP)
+        started = loop.time()
+        frozen = await client.get("/readyz")
+        took = loop.time() - started
+        # A client is refused too, and told when to come back, rather than held.
+        refused = await client.post("/v1/messages", json=body("frozen"), headers=AUTH)
+        own_redis.signal(signal.SIGCONT)
+        ready = [(await client.get("/readyz")).status for _ in range(3)]
+        assert (await client.post("/v1/messages", json=body("thawed"), headers=AUTH)).status == 200
+    finally:
+        own_redis.signal(signal.SIGCONT)
+        await close_within(client, "the app under its test client")
+    assert frozen.status == 503
+    assert took < 1.5  # the behaviour itself: a probe answers within its own bound
+    assert (refused.status, refused.headers.get("Retry-After")) == (503, "2")
+    assert ready[-1] == 200
