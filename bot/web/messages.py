@@ -72,11 +72,17 @@ async def post_message(request: web.Request) -> web.Response:
     [done] = await Triage(app[REDIS], app[HANDOVER], app[METRICS], _batched(app)).run([message])
     if done is None:  # the batcher raises NlpUnavailable first; kept for the types
         raise NlpUnavailable
+    private_url = done.routed.private_url
+    if done.duplicate and done.routed.case_id is not None and private_url is None:
+        # A client retrying after it lost the first answer lost the link in it too.
+        private_url = await app[HANDOVER].relink(
+            message.platform, message.message_id, done.routed.case_id
+        )
     out = DecisionOut.model_validate(
         {
             **done.decision.model_dump(),
             "case_id": done.routed.case_id,
-            "private_url": done.routed.private_url,
+            "private_url": private_url,
             "duplicate": done.duplicate,
         }
     )
