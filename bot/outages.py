@@ -15,8 +15,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 def storage_failure(exc: RedisError) -> tuple[str, int] | None:
     """(kind, seconds a client should wait) when Redis cannot serve for now; None for an
     error of ours (a wrong command, a script bug), which is a bug to report in full."""
+    # redis-py maps an "OOM ..." reply to OutOfMemoryError; an older Redis wraps one met
+    # inside a script in an "ERR Error running script ..." reply that still names it.
     if isinstance(exc, OutOfMemoryError) or (
-        isinstance(exc, ResponseError) and str(exc).startswith("OOM")  # from inside a script
+        isinstance(exc, ResponseError) and "OOM command not allowed" in str(exc)
     ):
         return "redis_out_of_memory", 5
     if isinstance(exc, RedisConnectionError | RedisTimeoutError):

@@ -20,6 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from bot.app import create_app
 from bot.embedded_redis import free_port, redis_server_binary
 from bot.settings import Settings
+from tests.bot.test_meta_webhook import APP_SECRET, PAGE_ID, comment, signed
 from tests.hangs import close_within
 
 TOKEN = "test-token-0123456789"
@@ -36,6 +37,8 @@ async def app_client(data_dir: Path, redis_url: str) -> TestClient:
         data_dir=data_dir,
         api_token=SecretStr(TOKEN),
         redis_url=SecretStr(redis_url),
+        meta_app_secret=SecretStr(APP_SECRET),
+        meta_page_id=PAGE_ID,
         workers=0,  # requests only: the log lines counted are theirs
         shutdown_grace_s=4,
     )
@@ -66,6 +69,8 @@ async def test_redis_out_of_memory_is_a_503_with_retry_after_logged_once(
         answers = [
             await client.post("/v1/messages", json=body(f"oom-{i}"), headers=AUTH) for i in range(5)
         ]
+        delivery = comment("c_oom", "where do I park?")
+        answers.append(await client.post("/webhooks/meta", data=delivery, headers=signed(delivery)))
         refused = [(a.status, a.headers.get("Retry-After"), await a.json()) for a in answers]
     finally:
         await redis.config_set("maxmemory", saved["maxmemory"])
@@ -79,9 +84,11 @@ async def test_redis_out_of_memory_is_a_503_with_retry_after_logged_once(
     assert logged[0].levelno == logging.WARNING
     assert logged[0].exc_info is None  # and no traceback
     assert getattr(logged[0], "kind", None) == "redis_out_of_memory"
-    # Memory back: the next retry is answered.
+    # Memory back: the next retries are answered (the webhook's was not recorded before).
     again = await client.post("/v1/messages", json=body("oom-0"), headers=AUTH)
     assert again.status == 200
+    retried = await client.post("/webhooks/meta", data=delivery, headers=signed(delivery))
+    assert retried.status == 200
 
 
 class RedisServer:
