@@ -120,6 +120,8 @@ async def test_a_killed_nlp_process_is_replaced_and_the_service_answers_again(
         assert await eventually(safety_reply_sent), "the emergency comment got no safety reply"
         assert await redis.exists(keys.message_decision("meta", "c_after_kill"))
         assert await eventually(ready_again)
+        # Replaced once, however many requests and workers saw it broken.
+        assert client.server.app[NLP_POOL].replacements == 1
         stop.set()
         await watcher
     finally:
