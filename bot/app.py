@@ -28,7 +28,7 @@ from bot.faq_live import faq_ctx
 from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
 from bot.settings import Settings
-from bot.shutdown import bounded
+from bot.shutdown import bounded, stop_tasks
 from bot.web.console import add_console_routes
 from bot.web.errors import error_middleware
 from bot.web.faq_api import add_faq_api_routes
@@ -55,7 +55,13 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     else:
         url = settings.redis_url.get_secret_value()
     # A blocking pool queues callers under a burst instead of failing them.
-    pool = BlockingConnectionPool.from_url(url, max_connections=64, timeout=3)
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=64,
+        timeout=3,
+        socket_timeout=settings.redis_socket_timeout_s,
+        socket_connect_timeout=settings.redis_connect_timeout_s,
+    )
     client: Redis = Redis(connection_pool=pool)
     try:
         await client.ping()
@@ -71,9 +77,11 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     """Load the NLU engine in a thread and give it a pool that keeps NLP off the loop."""
     settings = app[SETTINGS]
     app[ENGINE] = await asyncio.to_thread(TriageEngine, settings.engine_config())
-    pool = NlpPool(app[ENGINE], settings.nlp_processes)
+    pool = NlpPool(app[ENGINE], settings.nlp_processes, attempts=settings.nlp_attempts)
     await pool.warm_up()
     app[NLP_POOL] = pool
+    # A process that dies while idle is replaced too, not only when a batch finds it dead.
+    watcher = asyncio.create_task(pool.watch(), name="nlp-pool-watch")
     batcher = TriageBatcher(
         pool,
         max_wait_s=settings.batch_wait_ms / 1000,
@@ -84,6 +92,7 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await stop_tasks([watcher], "nlp pool watcher")
         await batcher.stop()
         # A batch still running in the pool is let finish, for a few seconds at most.
         await bounded(asyncio.to_thread(pool.shutdown), "nlp pool")

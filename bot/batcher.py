@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from bot.nlp_pool import NlpPool
+from bot.nlp_pool import NlpPool, NlpUnavailable
 from bot.shutdown import stop_tasks
 from nlu.models import Decision
 
@@ -102,12 +102,16 @@ class TriageBatcher:
         if self._observe is not None:
             self._observe(len(live))
         try:
-            decisions = await self.pool.triage_many([(i, t) for i, t, _ in live])
+            decisions = await self.pool.triage_each([(i, t) for i, t, _ in live])
         except Exception as exc:  # a failed batch fails its requests, not the loop
             for _, _, future in live:
                 if not future.done():
                     future.set_exception(exc)
             return
         for (_, _, future), decision in zip(live, decisions, strict=True):
-            if not future.done():
+            if future.done():
+                continue
+            if decision is None:  # the NLP process died on each try of this one
+                future.set_exception(NlpUnavailable())
+            else:
                 future.set_result(decision)

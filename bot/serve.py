@@ -23,6 +23,7 @@ from pydantic import SecretStr
 
 from bot.app import create_app
 from bot.embedded_redis import EmbeddedRedis
+from bot.lifeline import die_with_parent
 from bot.logs import RUNNER_OPTIONS
 from bot.settings import Settings
 from bot.shutdown import exit_after, http_drain_s
@@ -31,6 +32,8 @@ log = logging.getLogger("triagebot.supervisor")
 
 
 def _child(settings: Settings) -> None:
+    # A SIGTERM, so that a server whose supervisor was killed still stops gracefully.
+    die_with_parent(signal.SIGTERM)
     logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     run_server(settings, reuse_port=True, print=None)
 

@@ -32,6 +32,13 @@ class Settings(BaseSettings):
 
     # Redis: empty means "start an embedded redis-server under data_dir".
     redis_url: SecretStr | None = None
+    # A frozen or unreachable Redis fails a request (503, Retry-After) within these instead
+    # of holding it; every command of ours answers in milliseconds, a worker's blocking
+    # read returns within a second.
+    redis_socket_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    redis_connect_timeout_s: float = Field(default=1.0, gt=0, le=60)
+    # /readyz answers 503 when Redis has not answered its ping within this.
+    ready_timeout_s: float = Field(default=0.5, gt=0, le=10)
     # Encryption at rest: "kid:base64key[,kid:base64key]" (first encrypts). Empty means a
     # key file under data_dir/keys, created on first start (fine for one host; set this
     # explicitly when several hosts share a Redis).
@@ -64,6 +71,9 @@ class Settings(BaseSettings):
     # NLP worker processes per server process; 0 runs the NLP in one thread beside the
     # event loop (least memory). Each process holds its own models (about 250 MB).
     nlp_processes: int = Field(default=0, ge=0, le=64)
+    # Tries of a message whose NLP process dies under it (the pool is replaced each time):
+    # past them the API answers 503 and a webhook message stays pending for a later retry.
+    nlp_attempts: int = Field(default=3, ge=1, le=10)
     # How long an API message waits for others to share its NLP batch when an NLP worker
     # is free (a backlog is taken at once): more waiting, fewer and larger batches.
     batch_wait_ms: float = Field(default=5.0, ge=0.0, le=1000.0)

@@ -7,6 +7,9 @@ Decision again, never a different one. An edit is a new version of a message (it
 `dedupe_id`): triaged again, and told what the Decision before it was, so that an edit that
 changes nothing triaged sends nothing new. Then `Handover.route` puts the message in a case
 when it belongs in one. What is sent in public afterwards is the caller's business.
+
+A message the NLP could not decide now (its process died on every try) is left
+undecided: None in its place, nothing stored, so a later delivery tries it afresh.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
 
 from redis.asyncio import Redis
 
@@ -29,7 +31,8 @@ from nlu.models import Decision
 
 log = logging.getLogger("triagebot.triage")
 # Runs the NLP for (message id, text) pairs: the worker's pool, or the API's batcher.
-Decide = Callable[[Sequence[tuple[str, str]]], Awaitable[list[Decision]]]
+# None for a message it could not decide now.
+Decide = Callable[[Sequence[tuple[str, str]]], Awaitable[list[Decision | None]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,12 +82,16 @@ class Triage:
     metrics: Metrics
     decide: Decide
 
-    async def run(self, messages: Sequence[InboundMessage]) -> list[Triaged]:
-        """Decide each message once, then route it; in the order given."""
+    async def run(self, messages: Sequence[InboundMessage]) -> list[Triaged | None]:
+        """Decide each message once, then route it; in the order given (None: undecided)."""
         decided = await self._decisions(messages)
-        befores = await self._befores(messages, [d for d, _ in decided])
-        done = []
-        for message, (decision, duplicate), before in zip(messages, decided, befores, strict=True):
+        befores = await self._befores(messages, [made[0] if made else None for made in decided])
+        done: list[Triaged | None] = []
+        for message, made, before in zip(messages, decided, befores, strict=True):
+            if made is None:
+                done.append(None)
+                continue
+            decision, duplicate = made
             routed = await self.handover.route(source_of(message, decision), decision)
             self.metrics.decisions.labels(action=decision.action).inc()
             log.info(
@@ -101,13 +108,14 @@ class Triage:
         return done
 
     async def _befores(
-        self, messages: Sequence[InboundMessage], decisions: Sequence[Decision]
+        self, messages: Sequence[InboundMessage], decisions: Sequence[Decision | None]
     ) -> list[Decision | None]:
         """For each edit, the Decision it replaces (fixed the first time); None otherwise.
         Every message becomes the latest version of its platform id."""
         befores: list[Decision | None] = []
         for message, decision in zip(messages, decisions, strict=True):
-            if message.kind is MessageKind.API:  # the API has no edits: nothing to compare
+            if decision is None or message.kind is MessageKind.API:
+                # Undecided now, or from the API (no edits): nothing to compare.
                 befores.append(None)
                 continue
             latest = keys.message_latest(message.platform, message.message_id)
@@ -123,7 +131,9 @@ class Triage:
             befores.append(before)
         return befores
 
-    async def _decisions(self, messages: Sequence[InboundMessage]) -> list[tuple[Decision, bool]]:
+    async def _decisions(
+        self, messages: Sequence[InboundMessage]
+    ) -> list[tuple[Decision, bool] | None]:
         """(stored Decision, stored before) of each message, triaging those without one."""
         names = [keys.message_decision(m.platform, m.dedupe_id) for m in messages]
         stored: list[bytes | str | None] = await self.redis.mget(names)
@@ -136,6 +146,8 @@ class Triage:
             )
             self.metrics.latency.observe((time.perf_counter() - started) / len(todo))
             for i, decision in zip(todo, made, strict=True):
+                if decision is None:
+                    continue
                 ours = decision.model_dump_json()
                 # First decision wins: a reclaimed receipt never gets a different answer.
                 if await self.redis.set(names[i], ours, nx=True, ex=keys.DEDUPE_TTL_S):
@@ -144,6 +156,6 @@ class Triage:
                     earlier[i] = True
                     stored[i] = await self.redis.get(names[i]) or ours
         return [
-            (Decision.model_validate_json(cast(bytes | str, s)), was)
+            None if s is None else (Decision.model_validate_json(s), was)
             for s, was in zip(stored, earlier, strict=True)
         ]

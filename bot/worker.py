@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from aiohttp import ClientSession, web
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from bot.appkeys import CIPHER, CONNECTORS, HANDOVER, HTTP, METRICS, NLP_POOL, REDIS, SETTINGS
 from bot.connectors.base import (
@@ -31,6 +31,7 @@ from bot.connectors.base import (
 from bot.intake import open_payload
 from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
+from bot.outages import Episodes, storage_failure
 from bot.shutdown import ended, stop_tasks, worker_drain_s
 from bot.triage import Triage
 from escalation import keys
@@ -83,9 +84,10 @@ class Worker:
         self.redis, self.cipher = redis, cipher
         self.connectors, self.session, self.pool = connectors, session, pool
         self.metrics, self.config, self.handover = metrics, config, handover
-        self.triage = Triage(redis, handover, metrics, pool.triage_many)
+        self.triage = Triage(redis, handover, metrics, pool.triage_each)
         # Receipts read and not yet acknowledged: handed back if the worker is cancelled.
         self._held: set[bytes] = set()
+        self._outages = Episodes(log)
 
     async def ensure_group(self) -> None:
         """Create the consumer group (and stream) if this is the first worker ever."""
@@ -103,6 +105,16 @@ class Worker:
                 await self.step()
             except asyncio.CancelledError:
                 raise
+            except RedisError as exc:
+                if storage_failure(exc) is None:
+                    log.exception("worker step failed", extra={"worker": self.config.name})
+                else:  # an outage: one line for it, not one a second
+                    self._outages.occurred(
+                        type(exc).__name__,
+                        "worker waits for redis (logged once an episode)",
+                        worker=self.config.name,
+                    )
+                await asyncio.sleep(1)
             except Exception:
                 log.exception("worker step failed", extra={"worker": self.config.name})
                 await asyncio.sleep(1)
@@ -177,6 +189,11 @@ class Worker:
     async def _process(self, receipts: Sequence[_Receipt]) -> None:
         triaged = await self.triage.run([r.message for r in receipts])
         for receipt, done in zip(receipts, triaged, strict=True):
+            if done is None:
+                # The NLP died on each try of it: left pending, it is reclaimed after the
+                # lease and tried again, and the others in the batch go on meanwhile.
+                self._held.discard(receipt.entry_id)
+                continue
             message, decision = done.message, done.decision
             connector = self.connectors.get(message.platform)
             # In a conversation staff own, the bot stays quiet except for safety replies.

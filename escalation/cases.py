@@ -189,9 +189,10 @@ return id
 _REQUEUE = _REQUEUE_EXPIRED + "return requeue_expired(KEYS[2], KEYS[1], tonumber(ARGV[1]), ARGV[2])"
 # One round trip for a new escalation: the redelivery check, the person's earlier case,
 # and the case with its first message, queue entry and (optionally) private link.
-# KEYS: message marker, person link, case hash, queue, cases, status set, thread, link key.
+# KEYS: message marker, person link, case hash, queue, cases, status set, thread, link key,
+#       the message's link marker.
 # ARGV: case id, marker ttl, person ttl, queue score, created ms, first thread entry,
-#       link ttl (0: no link), case key prefix, field/value pairs.
+#       link ttl (0: no link), case key prefix, remember the link (1/0), field/value pairs.
 # Returns {'known', id}, {'person', id} (the caller joins that case) or {'opened', id}.
 _OPEN = """
 local known = redis.call('GET', KEYS[1])
@@ -202,12 +203,15 @@ if earlier and redis.call('EXISTS', ARGV[8] .. earlier) == 1 then
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
 redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[3])
-redis.call('HSET', KEYS[3], unpack(ARGV, 9))
+redis.call('HSET', KEYS[3], unpack(ARGV, 10))
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
 redis.call('ZADD', KEYS[5], ARGV[5], ARGV[1])
 redis.call('ZADD', KEYS[6], ARGV[5], ARGV[1])
 redis.call('RPUSH', KEYS[7], ARGV[6])
-if tonumber(ARGV[7]) > 0 then redis.call('SET', KEYS[8], ARGV[1], 'EX', ARGV[7]) end
+if tonumber(ARGV[7]) > 0 then
+  redis.call('SET', KEYS[8], ARGV[1], 'EX', ARGV[7])
+  if ARGV[9] == '1' then redis.call('SET', KEYS[9], KEYS[8], 'EX', ARGV[7]) end
+end
 return {'opened', ARGV[1]}
 """
 _ERRORS = {
@@ -248,12 +252,14 @@ class CaseStore:
         reasons: Sequence[str],
         *,
         link: tuple[str, int] | None = None,
+        relinkable: bool = False,
     ) -> tuple[str, bool]:
         """The case for a message: (case id, opened now).
 
         A redelivered message finds the case it opened before. A new message from a
         person with a recent case joins that case (and reopens it) instead. `link`
-        (key, ttl) is pointed at a case opened now, in the same step: its private link.
+        (key, ttl) is pointed at a case opened now, in the same step: its private link;
+        `relinkable` remembers it under the message, for `PrivateLinks.reissue`.
         """
         marker = keys.case_for_message(source.channel, source.version_id)
         person = keys.case_for_person(self._person(source.channel, source.author_id))
@@ -294,6 +300,7 @@ class CaseStore:
                 keys.cases_with_status("new"),
                 keys.case_thread(case_id),
                 link_key,
+                keys.message_link(source.channel, source.message_id),
             ],
             args=[
                 case_id,
@@ -304,6 +311,7 @@ class CaseStore:
                 first,
                 link_ttl,
                 f"{keys.PREFIX}:case:",
+                "1" if relinkable else "0",
                 *[item for pair in fields.items() for item in pair],
             ],
         )

@@ -88,12 +88,24 @@ class Handover:
         """Open (or find) the case: (case id, opened now, private link of a new case).
         Staff hear of a new urgent case at once."""
         token, link = self.links.prepare()
-        case_id, opened = await self.cases.open(source, priority, reasons, link=link)
+        # A link handed out in an API answer is lost with a lost answer: it is remembered
+        # so that the client's retry can get a fresh one. One the bot sends itself is not.
+        relinkable = source.kind == "api"
+        case_id, opened = await self.cases.open(
+            source, priority, reasons, link=link, relinkable=relinkable
+        )
         if not opened:
             return case_id, False, None
         if priority == "urgent" and self.notifier is not None:
             await self.notifier.case_event(await self.cases.get(case_id), "urgent")
         return case_id, True, f"{self.public_base_url.rstrip('/')}/p/{token}"
+
+    async def relink(self, channel: str, message_id: str, case_id: str) -> str | None:
+        """For a retried API message that opened `case_id`: a fresh private link, the one
+        of the first answer revoked (that answer may never have arrived). None when the
+        message opened no case of its own (it joined one, or came in another way)."""
+        token = await self.links.reissue(channel, message_id, case_id)
+        return None if token is None else f"{self.public_base_url.rstrip('/')}/p/{token}"
 
     async def private_url(self, case_id: str) -> str:
         """A fresh link to the case's secure chat page."""

@@ -82,6 +82,12 @@ def private_link(token_digest: str) -> str:
     return f"{PREFIX}:plink:{token_digest}"
 
 
+def message_link(channel: str, message_id: str) -> str:
+    """The `private_link` key of the case an API message opened: a retry of that message
+    gets a fresh link, and the one this names is revoked."""
+    return f"{PREFIX}:plink-for:{channel}:{message_id}"
+
+
 def private_link_guesses(client: str, minute: int) -> str:
     """Failed private-link lookups of one client in one minute (rate limit)."""
     return f"{PREFIX}:plink-guesses:{client}:{minute}"

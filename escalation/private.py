@@ -36,6 +36,18 @@ async def reserve_attempt(redis: Redis, counter: str, window_s: int) -> int:
     return int(await redis.eval(_RESERVE, 1, counter, window_s))
 
 
+# KEYS: the message's link marker, the new link. ARGV: case id, link ttl.
+# The old link's key is read from the marker (one Redis, no cluster: keys may be computed).
+_REISSUE = """
+local old = redis.call('GET', KEYS[1])
+if not old then return 0 end
+redis.call('DEL', old)
+redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+redis.call('SET', KEYS[1], KEYS[2], 'EX', ARGV[2])
+return 1
+"""
+
+
 class TooManyGuesses(Exception):
     """A client has failed too many lookups this minute."""
 
@@ -67,6 +79,14 @@ class PrivateLinks:
         token, (key, ttl) = self.prepare()
         await self.redis.set(key, case_id, ex=ttl)
         return token
+
+    async def reissue(self, channel: str, message_id: str, case_id: str) -> str | None:
+        """A new token for the case an API message opened, the message's old link revoked
+        in the same step; None when the message opened no case with a remembered link."""
+        token, (key, ttl) = self.prepare()
+        marker = keys.message_link(channel, message_id)
+        done = await self.redis.eval(_REISSUE, 2, marker, key, case_id, ttl)
+        return token if done else None
 
     def prepare(self) -> tuple[str, tuple[str, int]]:
         """A new token and the (key, ttl) under which its case id is to be stored: for

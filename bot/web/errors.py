@@ -14,10 +14,11 @@ from collections.abc import Awaitable, Callable, Collection
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 from pydantic import ValidationError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from bot.batcher import Overloaded
+from bot.nlp_pool import NlpUnavailable
+from bot.outages import Episodes, storage_failure
 
 log = logging.getLogger("triagebot.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -32,9 +33,9 @@ def problem(
     )
 
 
-def busy(detail: str) -> web.HTTPException:
-    """503 with `Retry-After: 1`: a client should try again shortly."""
-    return problem(web.HTTPServiceUnavailable, detail, {"Retry-After": "1"})
+def busy(detail: str, retry_after_s: int = 1) -> web.HTTPException:
+    """503 with `Retry-After`: a client should try again shortly."""
+    return problem(web.HTTPServiceUnavailable, detail, {"Retry-After": str(retry_after_s)})
 
 
 def _where(loc: tuple[int | str, ...], known: Collection[str]) -> str:
@@ -47,6 +48,8 @@ def error_middleware(known_fields: Collection[str]) -> Middleware:
     """Map every failure to a short JSON error; a validation error names a field only when
     it is one of `known_fields`. Never echoes the request body."""
     known = frozenset(known_fields)
+    # Under an outage every request fails alike: a line per request would flood the log.
+    outages = Episodes(log)
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -69,9 +72,21 @@ def error_middleware(known_fields: Collection[str]) -> Middleware:
             raise problem(web.HTTPUnprocessableEntity, detail) from None
         except Overloaded:
             raise busy("too many messages waiting; retry shortly") from None
-        except (RedisConnectionError, RedisTimeoutError):
-            log.warning("redis unavailable on %s", request.path)
-            raise busy("storage temporarily unavailable; retry shortly") from None
+        except NlpUnavailable:
+            raise busy("the message could not be analysed now; retry later") from None
+        except RedisError as exc:
+            failure = storage_failure(exc)
+            if failure is None:
+                log.exception("unhandled error on %s %s", request.method, request.path)
+                raise problem(web.HTTPInternalServerError, "internal error") from None
+            kind, retry_after_s = failure
+            outages.occurred(
+                kind,
+                "storage unavailable; answering 503 until it recovers (logged once an episode)",
+                path=request.path,
+                error=type(exc).__name__,
+            )
+            raise busy("storage temporarily unavailable; retry shortly", retry_after_s) from None
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.appkeys import BATCHER, HANDOVER, METRICS, REDIS, SETTINGS
 from bot.connectors.base import InboundMessage, MessageKind
+from bot.nlp_pool import NlpUnavailable
 from bot.triage import Decide, Triage
 from bot.web.errors import problem
 from nlu.engine import MAX_TEXT_CHARS
@@ -69,11 +70,19 @@ async def post_message(request: web.Request) -> web.Response:
     # The same step as a webhook message's: an escalation is in the human queue before
     # the answer goes out, so it is never lost.
     [done] = await Triage(app[REDIS], app[HANDOVER], app[METRICS], _batched(app)).run([message])
+    if done is None:  # the batcher raises NlpUnavailable first; kept for the types
+        raise NlpUnavailable
+    private_url = done.routed.private_url
+    if done.duplicate and done.routed.case_id is not None and private_url is None:
+        # A client retrying after it lost the first answer lost the link in it too.
+        private_url = await app[HANDOVER].relink(
+            message.platform, message.message_id, done.routed.case_id
+        )
     out = DecisionOut.model_validate(
         {
             **done.decision.model_dump(),
             "case_id": done.routed.case_id,
-            "private_url": done.routed.private_url,
+            "private_url": private_url,
             "duplicate": done.duplicate,
         }
     )
@@ -84,7 +93,7 @@ def _batched(app: web.Application) -> Decide:
     """The API's way to run the NLP: through the batcher, beside concurrent requests."""
     batcher = app[BATCHER]
 
-    async def decide(items: Sequence[tuple[str, str]]) -> list[Decision]:
+    async def decide(items: Sequence[tuple[str, str]]) -> list[Decision | None]:
         return [await batcher.triage(message_id, text) for message_id, text in items]
 
     return decide

@@ -88,7 +88,8 @@ def _post_message() -> dict[str, Any]:
             "summary": "Triage one message.",
             "description": (
                 "Answers with the message's Decision; a repeated (channel, message_id) "
-                "gets the first Decision again with `duplicate: true`. Bodies over "
+                "gets the first Decision again with `duplicate: true` and, when the message "
+                "opened a case, a fresh `private_url` (the earlier one is revoked). Bodies over "
                 f"{MAX_BODY_BYTES} bytes are refused with 413."
             ),
             "security": [{"bearer": []}],

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.exposition import generate_latest
 
-from bot.appkeys import ENGINE, METRICS, REDIS
+from bot.appkeys import ENGINE, METRICS, NLP_POOL, REDIS, SETTINGS
 from bot.web.errors import problem
 
 
@@ -16,9 +18,14 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Readiness: Redis answers and the engine is loaded."""
+    """Readiness: Redis answers, the engine is loaded and the NLP pool is not broken or
+    being replaced."""
+    if not request.app[NLP_POOL].ready:
+        raise problem(web.HTTPServiceUnavailable, "the nlp pool is being replaced")
     try:
-        await request.app[REDIS].ping()
+        # Its own bound, shorter than the socket timeout: a probe waits for no one.
+        async with asyncio.timeout(request.app[SETTINGS].ready_timeout_s):
+            await request.app[REDIS].ping()
     except Exception:
         raise problem(web.HTTPServiceUnavailable, "redis is not reachable") from None
     return web.json_response(

@@ -14,6 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from redis.asyncio import Redis
+from yarl import URL
 
 from bot.app import create_app
 from bot.appkeys import CASES, REDIS
@@ -126,3 +127,22 @@ async def test_an_api_call_after_the_webhook_gets_its_decision_and_case(
     expected = from_webhook.model_dump(mode="json", exclude={"case_id"})
     assert {k: answer[k] for k in expected} == expected
     assert len(await client.app[CASES].by_status("new")) == before
+
+
+async def test_an_api_retry_gets_a_fresh_private_link_and_the_first_one_is_revoked(
+    client: TestClient,
+) -> None:
+    message = {"message_id": "a_retried", "author_id": "88010", "text": TEXT}
+    first = await (await client.post("/v1/messages", json=message, headers=AUTH)).json()
+    assert first["private_url"]
+    cases = len(await client.app[CASES].by_status("new"))
+    # The client lost that answer, and the link in it, and asks again.
+    retry = await (await client.post("/v1/messages", json=message, headers=AUTH)).json()
+    assert retry["duplicate"] is True
+    assert retry["case_id"] == first["case_id"]
+    assert retry["private_url"]
+    assert retry["private_url"] != first["private_url"]
+    fresh, old = URL(retry["private_url"]).path, URL(first["private_url"]).path
+    assert (await client.get(fresh)).status == 200
+    assert (await client.get(old)).status == 404  # only the latest answer's link works
+    assert len(await client.app[CASES].by_status("new")) == cases  # and no second case
