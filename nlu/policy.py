@@ -119,7 +119,10 @@ def route(
         return _escalate(texts, "normal", f"lang_unsupported:{analysis.language}")
     if Signal.MEDICAL_ADVICE in signals:
         if general_health and _impersonal_public_health(analysis):
-            return _Route("reply", None, texts.general_health, reason="general_health")
+            # A template, not FAQ content: it counts as the fallback family of answers.
+            return _Route(
+                "reply", None, texts.general_health, intent=FALLBACK, reason="general_health"
+            )
         return _escalate(texts, "normal")
     if voted == "medical_advice":
         return _escalate(texts, "normal", "medical_advice:classifier")

@@ -115,6 +115,10 @@ STRONG_ADVICE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"\b(?:interact(?:ion|ions)?|mix(?:ing)?|combine|combining) with\b.{0,40}\b(?:medic\w*|meds|pills|drugs?|alcohol)\b",
         r"\bat my age\b|\bnormal (?:range|level)s?\b|\bhome remed(?:y|ies)\b",
         r"\bwhile (?:on|taking) (?:antibiotics|medication|meds|pills|birth control|chemo|steroids)\b",
+        # How safe or how well a vaccine, medicine, test or procedure works is a clinical
+        # question, not one about where to get it.
+        r"\bhow (?:safe|effective|dangerous|risky|accurate|reliable|painful) (?:is|are)\b.{0,40}\b(?:vaccines?|vaccinations?|shots?|boosters?|jabs?|medic\w*|meds|drugs?|pills?|treatments?|surgery|surgeries|procedures?|tests?|screenings?|mammograms?|x-?rays?|scans?|mri|chemo\w*|radiation|anesthesia|epidurals?)\b",
+        r"\b(?:is|are) (?:the |this |that |these |those |a |an )?(?:[\w-]+ ){0,3}(?:vaccines?|shots?|boosters?|jabs?|medications?|meds|drugs?|pills?|tests?) (?:really )?(?:safe|effective|dangerous|accurate|reliable|worth it)\b",
     )
 )
 

@@ -51,6 +51,16 @@ def test_unknown_intent_gets_the_fallback_reply() -> None:
     )
 
 
+def test_an_impersonal_public_health_question_gets_the_template_and_no_faq_intent() -> None:
+    # Not FAQ content: the decision names the fallback family, never the vaccines answer.
+    text = "how safe is the shingles vaccine"
+    asked = analysis(text, signals=frozenset({Signal.MEDICAL_ADVICE}), intent="vaccines")
+    decision = decide(asked, "m1", {**ANSWERS, "vaccines": "Flu shots at the pharmacy."})
+    assert (decision.action, decision.intent) == ("reply", FALLBACK)
+    assert decision.reply == templates.for_language("en").general_health
+    assert "general_health" in decision.reasons
+
+
 def test_emergency_beats_everything() -> None:
     text = "my SSN is 123-45-6789 and I can't breathe, visiting hours?"
     ssn = Entity(type="US_SSN", start=10, end=21, score=0.85)

@@ -162,3 +162,19 @@ def test_routine_messages_raise_no_signal(text: str) -> None:
 )
 def test_asking_for_a_person_is_flagged(text: str) -> None:
     assert Signal.HUMAN_REQUESTED in wording_signals(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "advice"),
+    [
+        ("how safe is the shingles vaccine", True),
+        ("are covid boosters really effective", True),
+        ("how accurate are home pregnancy tests", True),
+        ("how safe is the parking garage at night", False),
+        ("where can i get the flu shot", False),
+    ],
+)
+def test_how_safe_or_effective_a_treatment_is_is_a_medical_question(
+    text: str, advice: bool
+) -> None:
+    assert (Signal.MEDICAL_ADVICE in wording_signals(text)) is advice
