@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     api_token_ttl_s: int = Field(default=8 * 3600, gt=0)
     # Off only for plain-http development; browsers treat localhost as secure anyway.
     cookie_secure: bool = True
+    # Failed logins allowed from one client address in 5 minutes, whatever the usernames
+    # (each username also has its own smaller allowance). Successful logins do not count,
+    # so staff behind one hospital NAT are not refused for logging in; past it, 429.
+    login_failures_per_address: int = Field(default=30, ge=1)
 
     # Retention (HIPAA asks for six years of audit records)
     audit_retention_days: int = Field(default=6 * 365, ge=1)

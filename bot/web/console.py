@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.appkeys import AUDIT, CASES, SETTINGS, STAFF
-from bot.web.auth import CASE_ROLES, login, page_headers
+from bot.web.auth import CASE_ROLES, TooManyLogins, login, page_headers
 from bot.web.errors import problem
 from bot.web.staff_api import MAX_STAFF_TEXT_CHARS, CaseDesk
 from escalation.cases import TEAMS, Case
@@ -186,6 +186,10 @@ async def login_submit(request: web.Request) -> web.Response:
         session = await request.app[STAFF].create_session(user.username)
     except AuthError:
         return _login_page(request, "Invalid username or password.", status=401)
+    except TooManyLogins as exc:
+        refused = _login_page(request, "Too many failed logins. Try again later.", status=429)
+        refused.headers["Retry-After"] = str(exc.retry_after_s)
+        return refused
     # Each role lands where its work is: the queue, or the FAQ editor.
     home = "/console" if user.role in CASE_ROLES else "/console/faq"
     response = web.HTTPSeeOther(location=home)

@@ -19,6 +19,7 @@ from bot.web.auth import (
     ADMIN_ROLES,
     AUDIT_ROLES,
     CASE_ROLES,
+    TooManyLogins,
     bearer_user,
     case_errors,
     login,
@@ -222,7 +223,13 @@ async def issue_token(request: web.Request) -> web.Response:
         token = await request.app[STAFF].issue_token(user.username)
     except AuthError:
         raise problem(web.HTTPUnauthorized, "invalid username or password") from None
+    except TooManyLogins as exc:
+        raise _too_many(exc) from None
     return web.json_response({"token": token, "role": user.role})
+
+
+def _too_many(exc: TooManyLogins) -> web.HTTPException:
+    return problem(web.HTTPTooManyRequests, str(exc), {"Retry-After": str(exc.retry_after_s)})
 
 
 async def change_password(request: web.Request) -> web.Response:
@@ -242,6 +249,8 @@ async def change_password(request: web.Request) -> web.Response:
         raise problem(web.HTTPUnprocessableEntity, str(exc)) from None
     except AuthError:
         raise problem(web.HTTPUnauthorized, "the current password is wrong") from None
+    except TooManyLogins as exc:
+        raise _too_many(exc) from None
     await request.app[AUDIT].record(user.username, "password_change", detail="self")
     return web.json_response({"username": user.username, "logged_out": True})
 

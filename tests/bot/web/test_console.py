@@ -23,7 +23,9 @@ SECRET = "I am Harold Finch and my MRN is 4455667"
 async def client(
     tmp_path_factory: pytest.TempPathFactory, redis_url: str
 ) -> AsyncIterator[TestClient]:
-    async with app_client(tmp_path_factory, redis_url, cookie_secure=False) as test_client:
+    # The per-username limit alone (every request comes from 127.0.0.1).
+    settings = {"cookie_secure": False, "login_failures_per_address": 1000}
+    async with app_client(tmp_path_factory, redis_url, **settings) as test_client:
         yield test_client
 
 

@@ -27,7 +27,13 @@ SECRET_TEXT = "I am Harold Finch, my MRN is 4455667 and I have chest pain"
 async def client(
     tmp_path_factory: pytest.TempPathFactory, redis_url: str
 ) -> AsyncIterator[TestClient]:
-    settings = {"api_token": SecretStr(API_TOKEN), "cookie_secure": False}
+    # Every request here comes from 127.0.0.1: the per-username limit is tested alone
+    # here, the per-address one in tests/escalation/test_client_address.py.
+    settings = {
+        "api_token": SecretStr(API_TOKEN),
+        "cookie_secure": False,
+        "login_failures_per_address": 1000,
+    }
     async with app_client(tmp_path_factory, redis_url, **settings) as test_client:
         yield test_client
 
