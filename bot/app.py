@@ -37,6 +37,7 @@ from bot.web.messages import MAX_BODY_BYTES, MessageIn, post_message
 from bot.web.openapi import openapi_handler
 from bot.web.ops import healthz, metrics, readyz
 from bot.web.private_page import add_private_page_routes
+from bot.web.security_headers import security_headers
 from bot.web.staff_api import add_staff_api_routes
 from bot.web.webhooks import meta_subscribe, receive, x_crc
 from bot.worker import stop_intake, workers_ctx
@@ -144,6 +145,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app.on_response_prepare.append(security_headers(hsts=settings.cookie_secure))
     # Cleanup contexts close in reverse order, each step bounded (bot.shutdown); intake
     # workers start finishing as soon as shutdown begins, beside in-flight requests.
     app.on_shutdown.append(stop_intake)

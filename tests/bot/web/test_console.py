@@ -251,3 +251,10 @@ async def test_logout_ends_the_session(client: TestClient) -> None:
     response = await client.post("/console/logout", data={"csrf": csrf}, allow_redirects=False)
     assert response.status == 303
     assert (await client.get("/console", allow_redirects=False)).status == 303
+
+
+async def test_no_hsts_without_secure_cookies(client: TestClient) -> None:
+    # Plain-http development: HSTS would lock the browser out of it.
+    response = await client.get("/console/login")
+    assert "Strict-Transport-Security" not in response.headers
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
