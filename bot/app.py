@@ -22,7 +22,7 @@ from bot.appkeys import (
 )
 from bot.batcher import TriageBatcher
 from bot.connectors.base import Connector
-from bot.embedded_redis import EmbeddedRedis
+from bot.embedded_redis import EmbeddedRedis, for_data_dir
 from bot.escalation_ctx import escalation_ctx
 from bot.faq_live import faq_ctx
 from bot.metrics import Metrics
@@ -50,7 +50,7 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     embedded: EmbeddedRedis | None = None
     if settings.redis_url is None:
-        embedded = EmbeddedRedis(settings.data_dir / "redis")
+        embedded = await asyncio.to_thread(for_data_dir, settings.data_dir)
         await asyncio.to_thread(embedded.start)
         url = embedded.url
     else:

@@ -22,7 +22,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from bot.app import create_app
-from bot.embedded_redis import EmbeddedRedis
+from bot.embedded_redis import EmbeddedRedis, for_data_dir
 from bot.logs import RUNNER_OPTIONS
 from bot.settings import Settings
 from bot.shutdown import exit_after, http_drain_s
@@ -39,7 +39,7 @@ def supervise(settings: Settings) -> int:
     """Run `settings.processes` servers until SIGTERM / SIGINT."""
     embedded: EmbeddedRedis | None = None
     if settings.redis_url is None:
-        embedded = EmbeddedRedis(settings.data_dir / "redis")
+        embedded = for_data_dir(settings.data_dir)
         embedded.start()
         settings = settings.model_copy(update={"redis_url": SecretStr(embedded.url)})
     # The key file (when no keys are configured) is created here, once, so that the
