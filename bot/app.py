@@ -33,6 +33,7 @@ from bot.web.console import add_console_routes
 from bot.web.errors import error_middleware
 from bot.web.faq_api import add_faq_api_routes
 from bot.web.faq_console import add_faq_console_routes
+from bot.web.limits import body_deadline
 from bot.web.messages import MAX_BODY_BYTES, MessageIn, post_message
 from bot.web.openapi import openapi_handler
 from bot.web.ops import healthz, metrics, readyz
@@ -141,7 +142,11 @@ def build_connectors(app: web.Application) -> dict[str, Connector]:
 def create_app(settings: Settings) -> web.Application:
     """Build the application; nothing is opened until it starts."""
     app = web.Application(
-        middlewares=[error_middleware(MessageIn.model_fields)], client_max_size=MAX_BODY_BYTES
+        middlewares=[
+            error_middleware(MessageIn.model_fields),
+            body_deadline(settings.body_timeout_s),
+        ],
+        client_max_size=MAX_BODY_BYTES,
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()

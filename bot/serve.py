@@ -97,6 +97,19 @@ def event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """What `web.AppRunner` is given: safe logging, and the deadline for a request's headers."""
+    return {
+        **RUNNER_OPTIONS,
+        # aiohttp closes a connection that has not sent a whole request this long after it
+        # opened or after its last answer (a slowloris), and an idle keep-alive one.
+        "keepalive_timeout": settings.header_timeout_s,
+        # After an early answer (408, 413) the rest of a body is read and dropped for this
+        # long at most, so that the client sees the answer; a slow client is not waited for.
+        "lingering_time": 2.0,
+    }
+
+
 def run_server(settings: Settings, **options: Any) -> None:
     """Serve until SIGTERM or SIGINT, then stop within `settings.shutdown_grace_s`.
 
@@ -116,7 +129,7 @@ def run_server(settings: Settings, **options: Any) -> None:
         port=settings.port,
         loop=event_loop(),
         shutdown_timeout=http_drain_s(settings.shutdown_grace_s),
-        **RUNNER_OPTIONS,
+        **server_options(settings),
         **options,
     )
 

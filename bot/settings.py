@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     # then is handed back, and the process exits within this. Kubernetes kills a pod 30 s
     # after its SIGTERM unless terminationGracePeriodSeconds says otherwise.
     shutdown_grace_s: float = Field(default=20.0, gt=0, le=600)
+    # A client has this long from connecting (or from its last answer) to send a whole
+    # request line and headers, or it is disconnected: also how long an idle keep-alive
+    # connection stays open. Then the body has `body_timeout_s` to arrive (else 408).
+    header_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    body_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     # Server processes sharing the port (the NLP uses one core per process).
     processes: int = Field(default=1, ge=1, le=64)
     # Workers consuming the intake stream inside each process.
