@@ -21,6 +21,11 @@ from escalation.staff import AuthError, Role, StaffUser
 
 # Who may work cases, read the audit log, and manage access.
 CASE_ROLES: tuple[Role, ...] = ("agent", "admin")
+# Who may read, reveal and note a case: compliance reviews the cases the audit log names,
+# without listing or working them.
+# A case another agent holds is revealed or noted only by the holder, admins and
+# compliance, or with a break-glass reason (escalation.cases.break_glass).
+CASE_REVIEW_ROLES: tuple[Role, ...] = ("agent", "admin", "compliance")
 AUDIT_ROLES: tuple[Role, ...] = ("compliance", "admin")
 ADMIN_ROLES: tuple[Role, ...] = ("admin",)
 # Failed logins allowed per username and client in a 5-minute window: argon2 already makes
@@ -39,11 +44,12 @@ class TooManyLogins(Exception):
 
 @contextmanager
 def case_errors() -> Iterator[None]:
-    """Translate CaseError (404 no such case, 409 held by another / resolved) to HTTP."""
+    """Translate CaseError (404 no such case, 403 a break-glass reason needed, 409 held by
+    another / resolved) to HTTP."""
     try:
         yield
     except CaseError as exc:
-        status = web.HTTPNotFound if exc.status == 404 else web.HTTPConflict
+        status = {404: web.HTTPNotFound, 403: web.HTTPForbidden}.get(exc.status, web.HTTPConflict)
         raise problem(status, str(exc)) from None
 
 
