@@ -2,7 +2,8 @@
 
 Every case operation here is shared with the console (`CaseDesk`), so both record the
 same audit entries. Case texts are masked unless a staff member asks to reveal them, and
-each reveal is audited with who, when and which case.
+each reveal is audited with who, when and which case. A case another agent holds is
+revealed or noted only as `escalation.cases.break_glass` allows.
 """
 
 from __future__ import annotations
