@@ -14,6 +14,7 @@ import base64
 import builtins
 import hashlib
 import hmac
+import os
 import re
 import secrets
 import time
@@ -44,7 +45,9 @@ _MAX_SECRET_CHARS = 128
 # argon2 with its defaults takes 64 MiB and tens of ms a hash: a burst of logins waits
 # here instead of taking every thread and a gigabyte of memory, each client in its own
 # queue (escalation.fair_gate) so that one client's burst does not hold up the others.
-_HASHES_AT_ONCE = 2
+# A core is left to the event loop: on two cores, two hashes at once starve every other
+# request (bench/login_burst.py: a valid login 1.9 s behind a burst with two, 1.3 s with one).
+_HASHES_AT_ONCE = max(1, min(2, (os.cpu_count() or 1) - 1))
 # The queue of the hashing no client asked for (accounts added, passwords set).
 _ADMIN_QUEUE = "\x00admin"
 _P = ParamSpec("_P")
