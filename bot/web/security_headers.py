@@ -18,8 +18,9 @@ _ALWAYS = {
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
 }
-# A year, as the HSTS preload list asks; sent only when the service is reached over HTTPS
-# (which Secure cookies say it is), or a plain-http development set-up would be locked out.
+# A year, as the HSTS preload list asks. Sent only with Secure cookies, which say the
+# service is reached over HTTPS: a development host pinned to HTTPS (once reached through
+# a TLS proxy, say) would be locked out of its plain-http set-up.
 HSTS = "max-age=31536000; includeSubDomains"
 
 ResponseHook = Callable[[web.Request, web.StreamResponse], Awaitable[None]]
