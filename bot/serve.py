@@ -22,7 +22,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from bot.app import create_app
-from bot.embedded_redis import EmbeddedRedis
+from bot.embedded_redis import EmbeddedRedis, for_data_dir
 from bot.lifeline import die_with_parent
 from bot.logs import RUNNER_OPTIONS
 from bot.settings import Settings
@@ -42,7 +42,7 @@ def supervise(settings: Settings) -> int:
     """Run `settings.processes` servers until SIGTERM / SIGINT."""
     embedded: EmbeddedRedis | None = None
     if settings.redis_url is None:
-        embedded = EmbeddedRedis(settings.data_dir / "redis")
+        embedded = for_data_dir(settings.data_dir)
         embedded.start()
         settings = settings.model_copy(update={"redis_url": SecretStr(embedded.url)})
     # The key file (when no keys are configured) is created here, once, so that the
@@ -100,6 +100,19 @@ def event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """What `web.AppRunner` is given: safe logging, and the deadline for a request's headers."""
+    return {
+        **RUNNER_OPTIONS,
+        # aiohttp closes a connection that has not sent a whole request this long after it
+        # opened or after its last answer (a slowloris), and an idle keep-alive one.
+        "keepalive_timeout": settings.header_timeout_s,
+        # After an early answer (408, 413) the rest of a body is read and dropped for this
+        # long at most, so that the client sees the answer; a slow client is not waited for.
+        "lingering_time": 2.0,
+    }
+
+
 def run_server(settings: Settings, **options: Any) -> None:
     """Serve until SIGTERM or SIGINT, then stop within `settings.shutdown_grace_s`.
 
@@ -119,7 +132,7 @@ def run_server(settings: Settings, **options: Any) -> None:
         port=settings.port,
         loop=event_loop(),
         shutdown_timeout=http_drain_s(settings.shutdown_grace_s),
-        **RUNNER_OPTIONS,
+        **server_options(settings),
         **options,
     )
 

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     # then is handed back, and the process exits within this. Kubernetes kills a pod 30 s
     # after its SIGTERM unless terminationGracePeriodSeconds says otherwise.
     shutdown_grace_s: float = Field(default=20.0, gt=0, le=600)
+    # A client has this long from connecting (or from its last answer) to send a whole
+    # request line and headers, or it is disconnected: also how long an idle keep-alive
+    # connection stays open. Then the body has `body_timeout_s` to arrive (else 408).
+    header_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    body_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     # Server processes sharing the port (the NLP uses one core per process).
     processes: int = Field(default=1, ge=1, le=64)
     # Workers consuming the intake stream inside each process.
@@ -114,6 +119,10 @@ class Settings(BaseSettings):
     api_token_ttl_s: int = Field(default=8 * 3600, gt=0)
     # Off only for plain-http development; browsers treat localhost as secure anyway.
     cookie_secure: bool = True
+    # Failed logins allowed from one client address in 5 minutes, whatever the usernames
+    # (each username also has its own smaller allowance). Successful logins do not count,
+    # so staff behind one hospital NAT are not refused for logging in; past it, 429.
+    login_failures_per_address: int = Field(default=30, ge=1)
 
     # Retention (HIPAA asks for six years of audit records)
     audit_retention_days: int = Field(default=6 * 365, ge=1)

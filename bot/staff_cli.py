@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.embedded_redis import EmbeddedRedis, EmbeddedRedisError, running_server_port
+from bot.embedded_redis import EmbeddedRedisError, for_data_dir
 from bot.settings import Settings
 from escalation.audit import ACTIONS, AuditAction, AuditLog
 from escalation.crypto import Cipher, CryptoError
@@ -50,12 +50,12 @@ def redis_url(settings: Settings) -> Iterator[str]:
     if settings.redis_url is not None:
         yield settings.redis_url.get_secret_value()
         return
-    redis_dir = (settings.data_dir / "redis").resolve()
-    port = running_server_port(redis_dir)
-    if port is not None:
-        yield f"redis://127.0.0.1:{port}/0"
+    server = for_data_dir(settings.data_dir)
+    running = server.running_url()
+    if running is not None:
+        yield running
         return
-    with EmbeddedRedis(redis_dir) as server:
+    with server:
         yield server.url
 
 

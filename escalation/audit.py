@@ -45,6 +45,7 @@ AuditAction = Literal[
     "token_issue",
     "case_view",
     "reveal",
+    "break_glass",  # a reveal or note of a case another agent holds, with its reason
     "reply",
     "claim",
     "release",

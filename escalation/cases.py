@@ -35,6 +35,14 @@ Team = Literal["patient_relations", "billing", "nursing", "pharmacy"]
 TEAMS: tuple[Team, ...] = get_args(Team)
 PRIORITIES: tuple[Priority, ...] = ("urgent", "high", "normal", "low")
 Sender = Literal["person", "staff", "bot"]
+# Why someone may reveal or note a case another agent holds: codes, never free text, so
+# that no PHI goes into the audit log with them.
+BreakGlassReason = Literal[
+    "patient_safety", "holder_unavailable", "covering_shift", "supervisor_request"
+]
+BREAK_GLASS_REASONS: tuple[BreakGlassReason, ...] = get_args(BreakGlassReason)
+# Roles that oversee every case: they reveal and note without stating a reason.
+OVERSIGHT_ROLES = ("admin", "compliance")
 # A person's later messages join their case for this long after its last activity.
 PERSON_LINK_TTL_S = 30 * 24 * 3600
 _RANK_SPAN = 10**13  # larger than any time in ms, so rank always orders before age
@@ -46,6 +54,34 @@ class CaseError(Exception):
     def __init__(self, message: str, status: int = 409) -> None:
         super().__init__(message)
         self.status = status
+
+
+def needs_break_glass(case: Case, username: str, role: str) -> bool:
+    """Whether revealing or noting the case needs a stated reason: another agent holds it
+    (claimed) and the user is neither an admin nor compliance."""
+    held_by_other = case.status == "claimed" and case.claimed_by not in (None, username)
+    return held_by_other and role not in OVERSIGHT_ROLES
+
+
+def break_glass(
+    case: Case, username: str, role: str, reason: str | None
+) -> BreakGlassReason | None:
+    """The rule for revealing or noting a case: the holder, admins and compliance may;
+    anyone else only by breaking the glass with one of BREAK_GLASS_REASONS.
+
+    Returns the reason the caller must audit (None when none was needed); CaseError 403
+    when one was needed and not given.
+    """
+    if not needs_break_glass(case, username, role):
+        return None
+    for known in BREAK_GLASS_REASONS:
+        if reason == known:
+            return known
+    raise CaseError(
+        "another agent holds this case: reveal or note it only with a break-glass reason "
+        f"({', '.join(BREAK_GLASS_REASONS)}), which is audited",
+        403,
+    )
 
 
 class Case(BaseModel):
@@ -481,10 +517,24 @@ class CaseStore:
         await self._update(case_id, change, append=(keys.case_thread(case_id), message), once=once)
         return message
 
-    async def note(self, case_id: str, agent: str, text: str) -> Note:
-        """An internal note on the case."""
+    async def note(
+        self,
+        case_id: str,
+        agent: str,
+        text: str,
+        *,
+        allowed: Callable[[Case], object] | None = None,
+    ) -> Note:
+        """An internal note on the case; `allowed` (raising CaseError to refuse) sees the
+        case in the same step as the note is added (see `break_glass`)."""
         note = Note(author=agent, text=text, at=self.clock())
-        await self._update(case_id, lambda case: {}, append=(keys.case_notes(case_id), note))
+
+        def change(case: Case) -> dict[str, str]:
+            if allowed is not None:
+                allowed(case)
+            return {}
+
+        await self._update(case_id, change, append=(keys.case_notes(case_id), note))
         return note
 
     async def transfer(self, case_id: str, agent: str, team: Team) -> Case:

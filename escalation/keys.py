@@ -113,6 +113,11 @@ def staff_login_failures(digest: str) -> str:
     return f"{PREFIX}:staff:login-failures:{digest}"
 
 
+def staff_login_address(digest: str) -> str:
+    """Recent failed logins from one client address (by digest), whatever the usernames."""
+    return f"{PREFIX}:staff:login-address:{digest}"
+
+
 def staff_token(digest: str) -> str:
     """An API bearer token, named by the SHA-256 of the token (the token is never stored)."""
     return f"{PREFIX}:staff:token:{digest}"

@@ -48,6 +48,18 @@ return 1
 """
 
 
+# KEYS: an attempts counter. Its count less one, its window unchanged; a counter whose
+# window has ended stays gone (a DECR would bring it back without an expiry).
+_GIVE_BACK = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+"""
+
+
+async def give_back_attempt(redis: Redis, counter: str) -> None:
+    """Uncount one attempt reserved in `counter` (it succeeded)."""
+    await redis.eval(_GIVE_BACK, 1, counter)
+
+
 class TooManyGuesses(Exception):
     """A client has failed too many lookups this minute."""
 

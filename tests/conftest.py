@@ -18,6 +18,7 @@ import pytest
 
 from bot.embedded_redis import EmbeddedRedis
 from bot.settings import Settings
+from escalation import keys
 from tests.hangs import print_pending_tasks
 
 if TYPE_CHECKING:
@@ -54,6 +55,19 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir: Path = tmp_path_factory.mktemp("redis")
     with EmbeddedRedis(data_dir) as server:
         yield server.url
+
+
+@pytest.fixture(autouse=True)
+def _no_failed_logins_from_before(request: pytest.FixtureRequest) -> None:
+    """Forget the per-address failed logins: every test client comes from 127.0.0.1, and
+    one test's wrong passwords must not get the next test's logins refused."""
+    if "redis_url" not in request.fixturenames:
+        return
+    from redis import Redis
+
+    with Redis.from_url(request.getfixturevalue("redis_url")) as client:
+        for key in client.scan_iter(match=keys.staff_login_address("*")):
+            client.delete(key)
 
 
 @pytest.hookimpl(wrapper=True)

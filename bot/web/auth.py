@@ -16,11 +16,16 @@ from bot.appkeys import AUDIT, REDIS, SETTINGS, STAFF
 from bot.web.errors import problem
 from escalation import keys
 from escalation.cases import CaseError
-from escalation.private import reserve_attempt
+from escalation.private import give_back_attempt, reserve_attempt
 from escalation.staff import AuthError, Role, StaffUser
 
 # Who may work cases, read the audit log, and manage access.
 CASE_ROLES: tuple[Role, ...] = ("agent", "admin")
+# Who may read, reveal and note a case: compliance reviews the cases the audit log names,
+# without listing or working them.
+# A case another agent holds is revealed or noted only by the holder, admins and
+# compliance, or with a break-glass reason (escalation.cases.break_glass).
+CASE_REVIEW_ROLES: tuple[Role, ...] = ("agent", "admin", "compliance")
 AUDIT_ROLES: tuple[Role, ...] = ("compliance", "admin")
 ADMIN_ROLES: tuple[Role, ...] = ("admin",)
 # Failed logins allowed per username and client in a 5-minute window: argon2 already makes
@@ -29,13 +34,22 @@ LOGIN_FAILURES_ALLOWED = 10
 _LOGIN_WINDOW_S = 300
 
 
+class TooManyLogins(Exception):
+    """The client address has failed too many logins this window (answered with 429)."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__("too many failed logins from this address; retry later")
+        self.retry_after_s = retry_after_s
+
+
 @contextmanager
 def case_errors() -> Iterator[None]:
-    """Translate CaseError (404 no such case, 409 held by another / resolved) to HTTP."""
+    """Translate CaseError (404 no such case, 403 a break-glass reason needed, 409 held by
+    another / resolved) to HTTP."""
     try:
         yield
     except CaseError as exc:
-        status = web.HTTPNotFound if exc.status == 404 else web.HTTPConflict
+        status = {404: web.HTTPNotFound, 403: web.HTTPForbidden}.get(exc.status, web.HTTPConflict)
         raise problem(status, str(exc)) from None
 
 
@@ -90,14 +104,40 @@ def _login_digest(username: str, client: str) -> str:
     return hashlib.sha256(f"{username}\x00{client}".encode()).hexdigest()[:24]
 
 
-async def login(request: web.Request, username: str, password: str, *, via: str) -> StaffUser:
-    """Check a username and password, audited either way; AuthError on any failure.
+def _address_digest(client: str) -> str:
+    return hashlib.sha256(f"address\x00{client}".encode()).hexdigest()[:24]
 
-    Each attempt for one username from one client takes a numbered place in the window
-    before its password is checked; past the allowance it is refused without a check.
+
+async def _reserve_address(request: web.Request, client: str, via: str) -> str:
+    """Count one attempt from the client address; TooManyLogins past its allowance.
+
+    Refused before anything else, the password least of all: a burst from one address
+    across usernames costs one Redis step a try, not a hash.
     """
     redis, audit = request.app[REDIS], request.app[AUDIT]
-    digest = _login_digest(username, client_of(request))
+    digest = _address_digest(client)
+    counter = keys.staff_login_address(digest)
+    if await reserve_attempt(redis, counter, _LOGIN_WINDOW_S) > (
+        request.app[SETTINGS].login_failures_per_address
+    ):
+        detail = f"{via}:address-throttled src={digest[:12]}"
+        await audit.count_repeat("unknown", "login_failed", detail, digest, _LOGIN_WINDOW_S)
+        raise TooManyLogins(max(1, int(await redis.ttl(counter))))
+    return digest
+
+
+async def login(request: web.Request, username: str, password: str, *, via: str) -> StaffUser:
+    """Check a username and password, audited either way; AuthError on any failure,
+    TooManyLogins when the client address is over its allowance.
+
+    Each attempt takes a numbered place in the window of its client address and in that
+    of its username and address before its password is checked; past either allowance it
+    is refused without a check. A success gives its places back.
+    """
+    redis, audit = request.app[REDIS], request.app[AUDIT]
+    client = client_of(request)
+    address = await _reserve_address(request, client, via)
+    digest = _login_digest(username, client)
     counter = keys.staff_login_failures(digest)
     attempt = await reserve_attempt(redis, counter, _LOGIN_WINDOW_S)
     # An unknown or malformed username is recorded under a fixed actor, never as typed.
@@ -108,11 +148,12 @@ async def login(request: web.Request, username: str, password: str, *, via: str)
         await audit.count_repeat(actor, "login_failed", detail, digest, _LOGIN_WINDOW_S)
         raise AuthError
     try:
-        user = await request.app[STAFF].authenticate(username, password)
+        user = await request.app[STAFF].authenticate(username, password, queue=address)
     except AuthError:
         await audit.record(actor, "login_failed", detail=via)
         raise
     await redis.delete(counter)
+    await give_back_attempt(redis, keys.staff_login_address(address))
     await audit.record(user.username, "login", detail=via)
     return user
 

@@ -20,10 +20,10 @@ from typing import Any
 from aiohttp import web
 
 from bot.appkeys import AUDIT, CASES, SETTINGS, STAFF
-from bot.web.auth import CASE_ROLES, login, page_headers
+from bot.web.auth import CASE_ROLES, TooManyLogins, login, page_headers
 from bot.web.errors import problem
 from bot.web.staff_api import MAX_STAFF_TEXT_CHARS, CaseDesk
-from escalation.cases import TEAMS, Case
+from escalation.cases import BREAK_GLASS_REASONS, TEAMS, Case
 from escalation.staff import AuthError, StaffUser
 
 SESSION_COOKIE = "triage_session"
@@ -186,6 +186,10 @@ async def login_submit(request: web.Request) -> web.Response:
         session = await request.app[STAFF].create_session(user.username)
     except AuthError:
         return _login_page(request, "Invalid username or password.", status=401)
+    except TooManyLogins as exc:
+        refused = _login_page(request, "Too many failed logins. Try again later.", status=429)
+        refused.headers["Retry-After"] = str(exc.retry_after_s)
+        return refused
     # Each role lands where its work is: the queue, or the FAQ editor.
     home = "/console" if user.role in CASE_ROLES else "/console/faq"
     response = web.HTTPSeeOther(location=home)
@@ -316,13 +320,21 @@ def _case_page(
     )
     teams = "".join(f'<option value="{t}">{t}</option>' for t in TEAMS)
     text_box = f'<br><textarea name="text" maxlength="{MAX_STAFF_TEXT_CHARS}" required></textarea>'
+    # Another agent holds the case: revealing or noting it breaks the glass, with a reason.
+    glass = ""
+    if view["break_glass_needed"]:
+        reasons = "".join(f'<option value="{r}">{r}</option>' for r in BREAK_GLASS_REASONS)
+        glass = (
+            '<label>Break-glass reason (audited, shown to compliance) <select name="reason" '
+            f'required><option value="">choose</option>{reasons}</select></label> '
+        )
     body = (
         f"<h1>Case {case_id}</h1>"
         f"<p>Status <b>{_e(case['status'])}</b> · priority {_e(case['priority'])} · "
         f"team {_e(case['team'] or '-')} · agent {_e(case['claimed_by'] or '-')} · "
         f"reasons {_e(', '.join(case['reasons']))}</p>"
         + action("claim", "Claim")
-        + ("" if view["revealed"] else action("reveal", "Reveal full text (audited)"))
+        + ("" if view["revealed"] else action("reveal", "Reveal full text (audited)", glass))
         + action("resolve", "Resolve")
         + action(
             "resolve",
@@ -334,7 +346,7 @@ def _case_page(
         + "<h2>Reply to the person</h2>"
         + action("reply", "Send reply", text_box)
         + "<h2>Internal note</h2>"
-        + action("note", "Add note", text_box)
+        + action("note", "Add note", glass + text_box)
         + "<h2>Transfer</h2>"
         + action("transfer", "Transfer", f'<select name="team">{teams}</select>')
     )
@@ -356,7 +368,9 @@ async def case_action(request: web.Request) -> web.Response:
     desk = CaseDesk(request.app, user)
     if name == "reveal":
         # Shown in this response only: a revealed page is never a URL to revisit or share.
-        return _case_page(request, user, csrf, await desk.view(case_id, reveal=True))
+        reason = form.get("reason") or None
+        view = await desk.view(case_id, reveal=True, reason=reason)
+        return _case_page(request, user, csrf, view)
     if name == "claim":
         await desk.claim(case_id)
     elif name == "resolve":
@@ -373,7 +387,7 @@ async def case_action(request: web.Request) -> web.Response:
         if name == "reply":
             await desk.reply(case_id, text)
         else:
-            await desk.note(case_id, text)
+            await desk.note(case_id, text, form.get("reason") or None)
     raise web.HTTPSeeOther(location=f"/console/cases/{case_id}")
 
 

@@ -165,7 +165,9 @@ async def send_message(request: web.Request) -> web.Response:
     case_id = await _case_id(request)
     if request.content_type == "application/json":
         message = PersonMessageIn.model_validate_json(await request.read())
-    elif request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    # The page's own form is urlencoded: multipart is not taken, its body would have to be
+    # read a second time after bot.web.limits read it under its deadline.
+    elif request.content_type == "application/x-www-form-urlencoded":
         form = await request.post()
         text = form.get("text")
         try:

@@ -2,7 +2,8 @@
 
 Every case operation here is shared with the console (`CaseDesk`), so both record the
 same audit entries. Case texts are masked unless a staff member asks to reveal them, and
-each reveal is audited with who, when and which case.
+each reveal is audited with who, when and which case. A case another agent holds is
+revealed or noted only as `escalation.cases.break_glass` allows.
 """
 
 from __future__ import annotations
@@ -18,14 +19,24 @@ from bot.connectors.base import ActionKind, OutboundAction
 from bot.web.auth import (
     ADMIN_ROLES,
     AUDIT_ROLES,
+    CASE_REVIEW_ROLES,
     CASE_ROLES,
+    TooManyLogins,
     bearer_user,
     case_errors,
     login,
 )
 from bot.web.errors import problem
 from escalation.audit import ACTIONS
-from escalation.cases import STATUSES, Case, CaseMessage, Team
+from escalation.cases import (
+    STATUSES,
+    BreakGlassReason,
+    Case,
+    CaseMessage,
+    Team,
+    break_glass,
+    needs_break_glass,
+)
 from escalation.masking import mask
 from escalation.staff import (
     ROLES,
@@ -59,6 +70,20 @@ class TextIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str = Field(min_length=1, max_length=MAX_STAFF_TEXT_CHARS)
+
+
+class NoteIn(TextIn):
+    """Body of `POST /v1/cases/{id}/note`; `reason` breaks the glass on another's case."""
+
+    reason: BreakGlassReason | None = None
+
+
+class RevealIn(BaseModel):
+    """Body of `POST /v1/cases/{id}/reveal` (may be empty)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: BreakGlassReason | None = None
 
 
 class TransferIn(BaseModel):
@@ -101,14 +126,25 @@ class CaseDesk:
         self.app, self.user = app, user
         self.cases, self.audit = app[CASES], app[AUDIT]
 
-    async def view(self, case_id: str, *, reveal: bool = False) -> dict[str, Any]:
-        """Metadata, thread and notes; texts masked unless `reveal` (audited either way)."""
+    async def view(
+        self, case_id: str, *, reveal: bool = False, reason: str | None = None
+    ) -> dict[str, Any]:
+        """Metadata, thread and notes; texts masked unless `reveal` (audited either way).
+
+        Revealing a case another agent holds takes a break-glass `reason` (403 without),
+        unless the user is an admin or compliance.
+        """
         with case_errors():
             case = await self.cases.get(case_id)
+            glass = (
+                break_glass(case, self.user.username, self.user.role, reason) if reveal else None
+            )
             source = await self.cases.source(case_id)
             thread = await self.cases.thread(case_id)
             notes = await self.cases.notes(case_id)
         # Recorded before anything is shown: no audit entry, no text.
+        if glass is not None:
+            await self.audit.record(self.user.username, "break_glass", case_id, f"reveal {glass}")
         await self.audit.record(self.user.username, "reveal" if reveal else "case_view", case_id)
 
         def shown(m: CaseMessage) -> str:
@@ -123,6 +159,8 @@ class CaseDesk:
         return {
             "case": case.model_dump(mode="json"),
             "revealed": reveal,
+            # Whether revealing or noting takes a break-glass reason for this user.
+            "break_glass_needed": needs_break_glass(case, self.user.username, self.user.role),
             "thread": [
                 {
                     "sender": m.sender,
@@ -156,10 +194,18 @@ class CaseDesk:
         await self.audit.record(self.user.username, "reply", case_id, delivery)
         return delivery
 
-    async def note(self, case_id: str, text: str) -> None:
-        """An internal note."""
+    async def note(self, case_id: str, text: str, reason: str | None = None) -> None:
+        """An internal note; on a case another agent holds only by the rule of `view`."""
+        glass: list[BreakGlassReason] = []
+
+        def allowed(case: Case) -> None:
+            found = break_glass(case, self.user.username, self.user.role, reason)
+            glass[:] = [found] if found is not None else []
+
         with case_errors():
-            await self.cases.note(case_id, self.user.username, text)
+            await self.cases.note(case_id, self.user.username, text, allowed=allowed)
+        for used in glass:
+            await self.audit.record(self.user.username, "break_glass", case_id, f"note {used}")
         await self.audit.record(self.user.username, "note", case_id)
 
     async def transfer(self, case_id: str, team: Team) -> Case:
@@ -212,8 +258,8 @@ async def _body(request: web.Request, model: type[BaseModel], *, empty_ok: bool 
     return model.model_validate_json(raw)
 
 
-async def _desk(request: web.Request) -> CaseDesk:
-    return CaseDesk(request.app, await bearer_user(request, CASE_ROLES))
+async def _desk(request: web.Request, roles: tuple[Role, ...] = CASE_ROLES) -> CaseDesk:
+    return CaseDesk(request.app, await bearer_user(request, roles))
 
 
 def _case_json(case: Case, **extra: Any) -> web.Response:
@@ -228,7 +274,13 @@ async def issue_token(request: web.Request) -> web.Response:
         token = await request.app[STAFF].issue_token(user.username)
     except AuthError:
         raise problem(web.HTTPUnauthorized, "invalid username or password") from None
+    except TooManyLogins as exc:
+        raise _too_many(exc) from None
     return web.json_response({"token": token, "role": user.role})
+
+
+def _too_many(exc: TooManyLogins) -> web.HTTPException:
+    return problem(web.HTTPTooManyRequests, str(exc), {"Retry-After": str(exc.retry_after_s)})
 
 
 async def change_password(request: web.Request) -> web.Response:
@@ -248,6 +300,8 @@ async def change_password(request: web.Request) -> web.Response:
         raise problem(web.HTTPUnprocessableEntity, str(exc)) from None
     except AuthError:
         raise problem(web.HTTPUnauthorized, "the current password is wrong") from None
+    except TooManyLogins as exc:
+        raise _too_many(exc) from None
     await request.app[AUDIT].record(user.username, "password_change", detail="self")
     return web.json_response({"username": user.username, "logged_out": True})
 
@@ -263,16 +317,22 @@ async def list_cases(request: web.Request) -> web.Response:
 
 
 async def get_case(request: web.Request) -> web.Response:
-    """`GET /v1/cases/{id}`: metadata and the masked thread; `?reveal=1` for full text."""
-    desk = await _desk(request)
+    """`GET /v1/cases/{id}`: metadata and the masked thread; `?reveal=1` for full text
+    (with `&reason=` on a case another agent holds)."""
+    desk = await _desk(request, CASE_REVIEW_ROLES)
     reveal = request.query.get("reveal") in ("1", "true")
-    return web.json_response(await desk.view(request.match_info["case_id"], reveal=reveal))
+    view = await desk.view(
+        request.match_info["case_id"], reveal=reveal, reason=request.query.get("reason")
+    )
+    return web.json_response(view)
 
 
 async def reveal_case(request: web.Request) -> web.Response:
-    """`POST /v1/cases/{id}/reveal`: the full, unmasked thread (audited)."""
-    desk = await _desk(request)
-    return web.json_response(await desk.view(request.match_info["case_id"], reveal=True))
+    """`POST /v1/cases/{id}/reveal` (optional `{"reason"}`): the full thread (audited)."""
+    desk = await _desk(request, CASE_REVIEW_ROLES)
+    body = cast(RevealIn, await _body(request, RevealIn, empty_ok=True))
+    view = await desk.view(request.match_info["case_id"], reveal=True, reason=body.reason)
+    return web.json_response(view)
 
 
 async def claim_case(request: web.Request) -> web.Response:
@@ -291,11 +351,11 @@ async def reply_case(request: web.Request) -> web.Response:
 
 
 async def note_case(request: web.Request) -> web.Response:
-    """`POST /v1/cases/{id}/note` `{"text"}`."""
-    desk = await _desk(request)
-    body = cast(TextIn, await _body(request, TextIn))
+    """`POST /v1/cases/{id}/note` `{"text"}` (and `"reason"` on a case another agent holds)."""
+    desk = await _desk(request, CASE_REVIEW_ROLES)
+    body = cast(NoteIn, await _body(request, NoteIn))
     case_id = request.match_info["case_id"]
-    await desk.note(case_id, body.text)
+    await desk.note(case_id, body.text, body.reason)
     return _case_json(await request.app[CASES].get(case_id))
 
 

@@ -17,7 +17,7 @@ import pytest
 from argon2 import PasswordHasher
 from redis import Redis
 
-from bot.embedded_redis import EmbeddedRedis, running_server_port
+from bot.embedded_redis import for_data_dir, running_server_port
 from escalation import keys
 
 TRIAGEBOT = str(Path(sys.executable).with_name("triagebot"))
@@ -255,7 +255,8 @@ def test_without_a_redis_url_the_command_starts_its_own_embedded_redis(tmp_path:
 
 def test_while_the_service_runs_the_command_uses_its_redis(tmp_path: Path) -> None:
     redis_dir = tmp_path / "redis"
-    with EmbeddedRedis(redis_dir) as service:
+    # The service's embedded Redis: the command finds its port and its password.
+    with for_data_dir(tmp_path) as service:
         assert running_server_port(redis_dir) == service.port
         name = new_name()
         added = triagebot(*add(name), stdin=PASSWORD, redis_url=None, data_dir=tmp_path)

@@ -10,7 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from escalation import keys
-from escalation.cases import CaseError, CaseStore, SlaTargets, Source
+from escalation.cases import Case, CaseError, CaseStore, SlaTargets, Source, break_glass
 from escalation.crypto import Cipher, new_key_spec
 from tests.redis_dump import every_byte
 
@@ -286,3 +286,40 @@ async def test_purge_spares_a_case_reopened_after_it_was_listed(
     claimed = await store.claim("ana")
     assert claimed is not None
     assert claimed.id == case_id
+
+
+@pytest.mark.parametrize(
+    ("status", "holder", "user", "role", "reason", "expected"),
+    [
+        ("claimed", "ana", "ana", "agent", None, None),  # the holder
+        ("claimed", "ana", "ben", "admin", None, None),
+        ("claimed", "ana", "ben", "compliance", None, None),
+        ("new", None, "ben", "agent", None, None),  # nobody holds it
+        ("waiting", "ana", "ben", "agent", None, None),  # held no longer
+        ("claimed", "ana", "ben", "agent", "patient_safety", "patient_safety"),
+        ("claimed", "ana", "ben", "agent", None, CaseError),
+        ("claimed", "ana", "ben", "agent", "", CaseError),
+        ("claimed", "ana", "ben", "agent", "curious", CaseError),
+    ],
+)
+def test_break_glass_rule(
+    status: str, holder: str | None, user: str, role: str, reason: str | None, expected: object
+) -> None:
+    case = Case.model_validate(
+        {
+            "id": "c1",
+            "status": status,
+            "priority": "high",
+            "channel": "api",
+            "claimed_by": holder,
+            "created_at": 0.0,
+            "updated_at": 0.0,
+            "sla_due_at": 0.0,
+        }
+    )
+    if expected is CaseError:
+        with pytest.raises(CaseError) as refused:
+            break_glass(case, user, role, reason)
+        assert refused.value.status == 403
+    else:
+        assert break_glass(case, user, role, reason) == expected

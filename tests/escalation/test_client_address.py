@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from ipaddress import ip_network
 from pathlib import Path
 
 import pytest
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
@@ -19,6 +21,8 @@ from escalation.cases import Source
 
 PASSWORD = "correct horse battery"
 GUESSES_PER_MIN = 3
+# Above the per-username allowance, so that the tests of that one never reach it.
+PER_ADDRESS = LOGIN_FAILURES_ALLOWED + 2
 
 
 async def _client(tmp: Path, redis_url: str, proxies: str) -> TestClient:
@@ -29,6 +33,7 @@ async def _client(tmp: Path, redis_url: str, proxies: str) -> TestClient:
         cookie_secure=False,
         trusted_proxies=proxies,
         private_link_guesses_per_min=GUESSES_PER_MIN,
+        login_failures_per_address=PER_ADDRESS,
     )
     return TestClient(TestServer(create_app(settings)))
 
@@ -53,12 +58,17 @@ async def direct(
 
 
 async def _login(client: TestClient, name: str, password: str, forwarded: str) -> int:
+    return (await _token(client, name, password, forwarded)).status
+
+
+async def _token(client: TestClient, name: str, password: str, forwarded: str) -> ClientResponse:
     response = await client.post(
         "/v1/auth/token",
         json={"username": name, "password": password},
         headers={"X-Forwarded-For": forwarded},
     )
-    return response.status
+    await response.read()
+    return response
 
 
 async def _user(client: TestClient) -> str:
@@ -128,3 +138,62 @@ async def test_private_link_guesses_count_per_forwarded_client(behind_proxy: Tes
     refused = await behind_proxy.get(real, headers={"X-Forwarded-For": guesser})
     assert refused.status == 429
     assert (await behind_proxy.get(real, headers={"X-Forwarded-For": patient})).status == 200
+
+
+def _stranger() -> str:
+    """A username nobody has: its own per-username allowance is never reached."""
+    return f"nobody{secrets.token_hex(4)}"
+
+
+async def test_failed_logins_from_one_address_are_limited_across_usernames(
+    behind_proxy: TestClient,
+) -> None:
+    name, guesser, other = await _user(behind_proxy), _address(), _address()
+    for _ in range(PER_ADDRESS):
+        assert await _login(behind_proxy, _stranger(), "wrong password!", guesser) == 401
+    refused = await _token(behind_proxy, name, PASSWORD, guesser)
+    assert refused.status == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 300
+    assert "error" in await refused.json()
+    assert await _login(behind_proxy, name, PASSWORD, other) == 200
+
+
+async def test_a_concurrent_burst_across_usernames_checks_at_most_the_address_limit(
+    behind_proxy: TestClient,
+) -> None:
+    guesser = _address()
+    burst = [_login(behind_proxy, _stranger(), "wrong password!", guesser) for _ in range(100)]
+    statuses = await asyncio.gather(*burst)
+    # Every checked password was wrong (401); the rest were refused before any hashing.
+    assert statuses.count(401) == PER_ADDRESS
+    assert statuses.count(429) == 100 - PER_ADDRESS
+    assert await _login(behind_proxy, await _user(behind_proxy), PASSWORD, guesser) == 429
+
+
+async def test_successful_logins_do_not_use_up_the_address_allowance(
+    behind_proxy: TestClient,
+) -> None:
+    # Staff behind one hospital NAT share an address; their logins all succeed.
+    name, shared = await _user(behind_proxy), _address()
+    for _ in range(PER_ADDRESS + 3):
+        assert await _login(behind_proxy, name, PASSWORD, shared) == 200
+    assert await _login(behind_proxy, _stranger(), "wrong password!", shared) == 401
+
+
+async def test_console_login_past_the_address_allowance_gets_429(
+    behind_proxy: TestClient,
+) -> None:
+    name, guesser = await _user(behind_proxy), _address()
+    for _ in range(PER_ADDRESS):
+        assert await _login(behind_proxy, _stranger(), "wrong password!", guesser) == 401
+    page = await (await behind_proxy.get("/console/login")).text()
+    csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    refused = await behind_proxy.post(
+        "/console/login",
+        data={"csrf": csrf, "username": name, "password": PASSWORD},
+        headers={"X-Forwarded-For": guesser},
+        allow_redirects=False,
+    )
+    assert refused.status == 429
+    assert "Retry-After" in refused.headers
+    assert "Too many failed logins" in await refused.text()

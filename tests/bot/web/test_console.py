@@ -23,7 +23,9 @@ SECRET = "I am Harold Finch and my MRN is 4455667"
 async def client(
     tmp_path_factory: pytest.TempPathFactory, redis_url: str
 ) -> AsyncIterator[TestClient]:
-    async with app_client(tmp_path_factory, redis_url, cookie_secure=False) as test_client:
+    # The per-username limit alone (every request comes from 127.0.0.1).
+    settings = {"cookie_secure": False, "login_failures_per_address": 1000}
+    async with app_client(tmp_path_factory, redis_url, **settings) as test_client:
         yield test_client
 
 
@@ -249,3 +251,43 @@ async def test_logout_ends_the_session(client: TestClient) -> None:
     response = await client.post("/console/logout", data={"csrf": csrf}, allow_redirects=False)
     assert response.status == 303
     assert (await client.get("/console", allow_redirects=False)).status == 303
+
+
+async def test_no_hsts_without_secure_cookies(client: TestClient) -> None:
+    # Plain-http development: HSTS would lock the browser out of it.
+    response = await client.get("/console/login")
+    assert "Strict-Transport-Security" not in response.headers
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_a_case_another_agent_holds_is_revealed_or_noted_only_with_a_break_glass_reason(
+    client: TestClient,
+) -> None:
+    case_id = await open_case(client)
+    await client.app[CASES].claim("someone-else", case_id)
+    name, _ = await log_in(client)
+    page = await (await client.get(f"/console/cases/{case_id}")).text()
+    assert 'name="reason"' in page
+    csrf = csrf_of(page)
+    base = f"/console/cases/{case_id}"
+    refused = await client.post(f"{base}/reveal", data={"csrf": csrf})
+    assert refused.status == 403
+    assert "Harold" not in await refused.text()
+    note = await client.post(f"{base}/note", data={"csrf": csrf, "text": "peek"})
+    assert note.status == 403
+    assert await client.app[CASES].notes(case_id) == []
+    revealed = await client.post(f"{base}/reveal", data={"csrf": csrf, "reason": "patient_safety"})
+    assert revealed.status == 200
+    assert "Harold Finch" in await revealed.text()
+    entries = client.app[AUDIT].entries(actor=name, action="break_glass")
+    assert [(e.case_id, e.detail) async for e in entries] == [(case_id, "reveal patient_safety")]
+
+
+async def test_the_holder_sees_no_break_glass_reason_on_their_case(client: TestClient) -> None:
+    name, _ = await log_in(client)
+    case_id = await open_case(client)
+    await client.app[CASES].claim(name, case_id)
+    page = await (await client.get(f"/console/cases/{case_id}")).text()
+    assert 'name="reason"' not in page
+    revealed = await client.post(f"/console/cases/{case_id}/reveal", data={"csrf": csrf_of(page)})
+    assert revealed.status == 200

@@ -27,7 +27,13 @@ SECRET_TEXT = "I am Harold Finch, my MRN is 4455667 and I have chest pain"
 async def client(
     tmp_path_factory: pytest.TempPathFactory, redis_url: str
 ) -> AsyncIterator[TestClient]:
-    settings = {"api_token": SecretStr(API_TOKEN), "cookie_secure": False}
+    # Every request here comes from 127.0.0.1: the per-username limit is tested alone
+    # here, the per-address one in tests/escalation/test_client_address.py.
+    settings = {
+        "api_token": SecretStr(API_TOKEN),
+        "cookie_secure": False,
+        "login_failures_per_address": 1000,
+    }
     async with app_client(tmp_path_factory, redis_url, **settings) as test_client:
         yield test_client
 
@@ -430,3 +436,92 @@ async def test_staff_change_their_own_password_and_log_in_again(client: TestClie
 async def test_a_password_change_needs_a_token(client: TestClient) -> None:
     body = {"current_password": PASSWORD, "new_password": "an entirely different one"}
     assert (await client.post("/v1/auth/password", json=body)).status == 401
+
+
+async def held_by_an_agent(client: TestClient) -> str:
+    """A case claimed by an agent of its own."""
+    case_id = await open_case(client)
+    holder = await token_for(client, await add_user(client, "agent"))
+    assert (await client.post(f"/v1/cases/{case_id}/claim", headers=holder)).status == 200
+    return case_id
+
+
+async def test_an_agent_cannot_reveal_or_note_a_case_another_agent_holds(
+    client: TestClient,
+) -> None:
+    case_id = await held_by_an_agent(client)
+    name = await add_user(client, "agent")
+    other = await token_for(client, name)
+    masked = await client.get(f"/v1/cases/{case_id}", headers=other)
+    assert masked.status == 200
+    assert (await masked.json())["break_glass_needed"] is True
+    refused = [
+        await client.get(f"/v1/cases/{case_id}?reveal=1", headers=other),
+        await client.get(f"/v1/cases/{case_id}?reveal=1&reason=curious", headers=other),
+        await client.post(f"/v1/cases/{case_id}/reveal", headers=other),
+        await client.post(f"/v1/cases/{case_id}/note", json={"text": "peek"}, headers=other),
+    ]
+    assert [r.status for r in refused] == [403] * 4
+    for response in refused:
+        assert "Harold" not in await response.text()
+    assert "break-glass reason" in (await refused[0].json())["error"]
+    bad = await client.post(
+        f"/v1/cases/{case_id}/note", json={"text": "peek", "reason": "curious"}, headers=other
+    )
+    assert bad.status == 422
+    assert await client.app[CASES].notes(case_id) == []
+    assert [a for actor, a in await audit_of(client, case_id) if actor == name] == ["case_view"]
+
+
+async def test_a_break_glass_reveal_or_note_is_audited_with_its_reason_for_compliance(
+    client: TestClient,
+) -> None:
+    case_id = await held_by_an_agent(client)
+    name = await add_user(client, "agent")
+    other = await token_for(client, name)
+    reveal = await client.post(
+        f"/v1/cases/{case_id}/reveal", json={"reason": "patient_safety"}, headers=other
+    )
+    assert reveal.status == 200
+    assert SECRET_TEXT in [m["text"] for m in (await reveal.json())["thread"]]
+    note = await client.post(
+        f"/v1/cases/{case_id}/note",
+        json={"text": "covering while she is out", "reason": "holder_unavailable"},
+        headers=other,
+    )
+    assert note.status == 200
+    got = await client.get(f"/v1/cases/{case_id}?reveal=1&reason=covering_shift", headers=other)
+    assert got.status == 200
+    officer = await token_for(client, await add_user(client, "compliance"))
+    listed = await client.get(f"/v1/audit?action=break_glass&actor={name}", headers=officer)
+    assert listed.status == 200
+    entries = (await listed.json())["entries"]
+    assert [(e["case_id"], e["detail"]) for e in entries] == [
+        (case_id, "reveal covering_shift"),
+        (case_id, "note holder_unavailable"),
+        (case_id, "reveal patient_safety"),
+    ]
+
+
+async def test_the_holder_admins_and_compliance_reveal_and_note_without_a_reason(
+    client: TestClient,
+) -> None:
+    case_id = await open_case(client)
+    holder = await token_for(client, await add_user(client, "agent"))
+    assert (await client.post(f"/v1/cases/{case_id}/claim", headers=holder)).status == 200
+    admin = await token_for(client, await add_user(client, "admin"))
+    officer = await token_for(client, await add_user(client, "compliance"))
+    for headers in (holder, admin, officer):
+        view = await client.get(f"/v1/cases/{case_id}", headers=headers)
+        assert (await view.json())["break_glass_needed"] is False
+        reveal = await client.post(f"/v1/cases/{case_id}/reveal", headers=headers)
+        assert reveal.status == 200
+        note = await client.post(f"/v1/cases/{case_id}/note", json={"text": "ok"}, headers=headers)
+        assert note.status == 200
+    assert "break_glass" not in [a for _, a in await audit_of(client, case_id)]
+    # Compliance reviews cases; it still does not work them.
+    assert (await client.post(f"/v1/cases/{case_id}/claim", headers=officer)).status == 403
+    # A case nobody holds: any agent may.
+    free = await open_case(client)
+    other = await token_for(client, await add_user(client, "agent"))
+    assert (await client.post(f"/v1/cases/{free}/reveal", headers=other)).status == 200
