@@ -18,6 +18,7 @@ ROUTINE = [
     ("a proposito, a que hora abren?", "opening_hours"),
     ("puedo visitar a mi mama esta noche", "visiting_hours"),
     ("estoy lista para mi cita de mañana", "appointments"),
+    ("dónde me puedo vacunar contra la gripe", "vaccines"),
 ]
 
 PRIVATE = [
@@ -27,6 +28,8 @@ PRIVATE = [
     ("sali positivo en la prueba del covid puedo ir a trabajar", None),
     ("tengo gripe", None),
     ("me dieron de alta ayer y sigo con mareos", None),
+    ("quiero saber los resultados de mis analisis", None),
+    ("necesito una carta de mi medico para el trabajo", None),
 ]
 
 
