@@ -53,6 +53,14 @@ _OWNED_PROCEDURE = re.compile(
     r"|injection|stitches|cast|c-section|delivery|appointment for)\b",
     re.IGNORECASE,
 )
+# A question or a request about a service: "can I park here for my MRI?", "need to book my scan".
+_ASKS = re.compile(
+    r"\?|^\s*(?:where|when|what|how|who|which|can|could|do|does|is|are|will|may|should)\b"
+    r"|\b(?:need|want|like|trying|have) to"
+    r" (?:book|schedule|reschedule|cancel|change|move|get|make|pay|find)\b"
+    r"|\b(?:book|schedule|reschedule|cancel)\b",
+    re.IGNORECASE,
+)
 _CLINICIAN_TITLE = re.compile(
     r"(?:\b(?:dr|doctor|nurse|np|pa|prof|professor|pharmacist|midwife|therapist|surgeon)\.?\s*)$",
     re.IGNORECASE,
@@ -326,7 +334,10 @@ class TriageEngine:
         # A procedure is someone's health information when it is theirs ("my biopsy",
         # "her chemo"), not when "I" ask where a service is ("where do I get blood work").
         procedure = HealthKind.PROCEDURE in kinds and not routine
-        owned = procedure and bool(_OWNED_PROCEDURE.search(folded))
+        # Told rather than asked ("my c-section went great, thanks"), one's own procedure is
+        # health information even when the classifier reads the thanks as a routine intent.
+        told = HealthKind.PROCEDURE in kinds and not _ASKS.search(folded)
+        owned = (procedure or told) and bool(_OWNED_PROCEDURE.search(folded))
         if (sensitive and personal) or owned:
             signals.add(Signal.HEALTH_INFO)
         elif sensitive or (
