@@ -82,6 +82,19 @@ def history(text: str, pack: LanguagePack) -> bool:
     )
 
 
+def seconded(cues: Crisis) -> Crisis:
+    """One warning sign that the intent classifier's emergency vote seconds: two signs
+    together make a crisis ("staring at the bottle of pills"). Naming the subject alone
+    (topic words) or a sign set apart (news, past, a joke) is not seconded."""
+    signs = frozenset(cues.groups) - _TOPIC_GROUPS
+    if cues.found or cues.set_apart is not None or not signs:
+        return cues
+    kinds = {"overdose"} if signs & _OVERDOSE_GROUPS else set()
+    if signs - _OVERDOSE_GROUPS:
+        kinds.add("self_harm")
+    return Crisis(frozenset(kinds), cues.groups)
+
+
 def assess(text: str, pack: LanguagePack, *, native: LanguagePack | None = None) -> Crisis:
     """Weigh the crisis cues of one text (apostrophes already folded to ').
 

@@ -28,7 +28,7 @@ from nlu.languages import LanguagePack, load_pack
 from nlu.models import Analysis, Decision, Entity, IntentGuess, Signal
 from nlu.phi.disguise import merge, reveal
 from nlu.phi.engine import build_analyzer, load_spacy
-from nlu.policy import FACILITY_ADDRESS, decide
+from nlu.policy import FACILITY_ADDRESS, GUARD_MIN_PROBABILITY, decide
 from nlu.signals import asks_for_advice, emergency_kinds, normalize_quotes, wording_signals
 
 MAX_TEXT_CHARS = 20_000
@@ -354,9 +354,12 @@ class TriageEngine:
         found, guarded = self._emergencies(bare, personal, native)
         assessed = [crisis.assess(bare, p, native=native) for p in self.packs.values()]
         crises = [c for c in assessed if c.found]
+        mentioned = next((c for c in assessed if c.mentioned), crisis.NO_CRISIS)
+        if not crises and guess.name == "emergency" and guess.confidence >= GUARD_MIN_PROBABILITY:
+            voted = crisis.seconded(mentioned)
+            crises = [voted] if voted.found else []
         crisis_kinds = frozenset().union(*(c.kinds for c in crises))
         all_kinds = frozenset(found) | crisis_kinds
-        mentioned = next((c for c in assessed if c.mentioned), crisis.NO_CRISIS)
         chosen = crises[0] if crises else mentioned
         if all_kinds:
             signals.add(Signal.EMERGENCY)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nlu.crisis import assess, frame
+from nlu.crisis import assess, frame, seconded
 from nlu.languages import LanguagePack, load_pack
 
 EN = load_pack("en")
@@ -99,3 +99,16 @@ def test_a_care_question_and_its_red_flags_are_read(
     # when a red flag (chest, breathing, numbness…) is named with it.
     assert frame(text, pack, "care_question") is care
     assert frame(text, pack, "red_flag") is red_flag
+
+
+def test_one_warning_sign_seconded_by_the_classifier_is_a_crisis() -> None:
+    alone = assess("i keep staring at the bottle of my moms sleeping pills", EN)
+    assert not alone.found
+    assert alone.groups == ("means",)
+    assert seconded(alone).kinds == {"self_harm"}
+    # A sign set apart (news, a joke) is never seconded into a crisis.
+    news = assess("new study on suicide rates in teens", EN)
+    assert news.set_apart == "news"
+    assert not seconded(news).found
+    joke = assess("this exam is killing me lol", EN)
+    assert not seconded(joke).found
