@@ -115,6 +115,8 @@ STRONG_ADVICE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"\b(?:interact(?:ion|ions)?|mix(?:ing)?|combine|combining) with\b.{0,40}\b(?:medic\w*|meds|pills|drugs?|alcohol)\b",
         r"\bat my age\b|\bnormal (?:range|level)s?\b|\bhome remed(?:y|ies)\b",
         r"\bwhile (?:on|taking) (?:antibiotics|medication|meds|pills|birth control|chemo|steroids)\b",
+        # Care of a baby or child ("how often should a newborn eat") is a clinical question.
+        r"\bhow (?:often|much|long|many (?:times|hours|ounces|oz))\b.{0,20}\b(?:should|does|do|can|is) (?:a|my|an|the|our) (?:baby|newborn|infant|toddler|child|kid|(?:\d+|one|two|three|six)[- ]?(?:day|week|month|year)[- ]?old)\b",
         # How safe or how well a vaccine, medicine, test or procedure works is a clinical
         # question, not one about where to get it.
         r"\bhow (?:safe|effective|dangerous|risky|accurate|reliable|painful) (?:is|are)\b.{0,40}\b(?:vaccines?|vaccinations?|shots?|boosters?|jabs?|medic\w*|meds|drugs?|pills?|treatments?|surgery|surgeries|procedures?|tests?|screenings?|mammograms?|x-?rays?|scans?|mri|chemo\w*|radiation|anesthesia|epidurals?)\b",

@@ -178,3 +178,10 @@ def test_how_safe_or_effective_a_treatment_is_is_a_medical_question(
     text: str, advice: bool
 ) -> None:
     assert (Signal.MEDICAL_ADVICE in wording_signals(text)) is advice
+
+
+@pytest.mark.parametrize(
+    "text", ["how often should a newborn eat", "how much should my 2 month old sleep"]
+)
+def test_caring_for_a_baby_is_a_medical_question(text: str) -> None:
+    assert Signal.MEDICAL_ADVICE in wording_signals(text)
