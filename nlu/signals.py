@@ -57,6 +57,9 @@ _EMERGENCY_KINDS: dict[str, tuple[str, ...]] = {
         r"\b(?:overdos\w*|od'd|od'ed|o\.d\.)\b",
         r"\btook (?:too many|a (?:bunch|handful) of|a whole (?:bottle|pack)|all (?:of )?(?:my|the|his|her))\b.{0,20}\b(?:pills|tablets|meds|medication|medicine)\b",
         r"\b(?:swallowed|drank|ate)\b.{0,25}\b(?:bleach|poison|pills|battery|batteries|detergent|pod|drain cleaner|antifreeze|chemicals?)\b",
+        # A child who swallowed a coin, a magnet or a battery: Poison Control runs the
+        # button-battery line and advises on every swallowed object.
+        r"(?<!dog )(?<!cat )(?<!puppy )(?<!kitten )(?<!pet )\b(?:swallowed|swallow|ate)\b.{0,20}\b(?:a |an |some |the |two |\d+ )?(?:coins?|magnets?|button batter(?:y|ies)|marbles?|(?:a )?(?:small )?toy|earring|screw|nail|pin|tack)\b",
         # Food, lead and sun "poisoning" name an illness, not something swallowed now.
         r"(?<!food )(?<!lead )(?<!paint )(?<!sun )\bpoison(?:ed|ing)\b(?! ivy| oak)",
         r"\btook (?:too (?:many|much)|a (?:bunch|handful|lot) of|a whole (?:bottle|pack|box)(?: of)?|all (?:of )?(?:my|his|her|their|the))\b",
@@ -85,6 +88,8 @@ _EMERGENCY_KINDS: dict[str, tuple[str, ...]] = {
     ),
     "pregnancy": (
         r"\bbaby (?:is )?(?:not|stopped|isn'?t) (?:moving|breathing)\b|\b(?:not|isn'?t) moving\b.{0,20}\b(?:baby|pregnan\w*)\b",
+        # Fewer movements of the baby in pregnancy: ACOG advises calling at once.
+        r"\b(?:can'?t|cannot|can not|don'?t|do not|didn'?t|haven'?t|have not) (?:feel|felt) (?:the|my) baby (?:move|moving|kick\w*)\b|\bbaby (?:hasn'?t|has not|didn'?t|did not) (?:moved|kicked)\b|\b(?:no|less|reduced|decreased|fewer) (?:fetal |baby )?(?:movements?|kicks)\b.{0,30}\b(?:weeks|pregnan\w*|baby)\b",
         r"\b(?:water broke|contractions)\b.{0,40}\b(?:blood|bleeding|weeks|early)\b|\bpregnant\b.{0,40}\bbleeding\b",
     ),
     # Someone saying it is an emergency: counts only when it is theirs (a person, "now").

@@ -100,3 +100,21 @@ def test_spanish_words_after_a_cue_are_not_taken_for_identifiers(
 ) -> None:
     decision = engine.triage("es-plain", text)
     assert not [r for r in decision.reasons if r.startswith("phi:")], decision.reasons
+
+
+def test_the_intensive_care_unit_named_in_a_visiting_question_is_a_service(
+    engine: TriageEngine,
+) -> None:
+    decision = engine.triage("es-uci", "a que hora es la visita en terapia intensiva")
+    assert (decision.action, decision.intent) == ("reply", "visiting_hours")
+
+
+@pytest.mark.parametrize(
+    "text", ["mi mama esta en terapia intensiva desde ayer", "estoy en urgencias con mi hijo"]
+)
+def test_someone_in_intensive_care_or_the_er_is_health_information(
+    engine: TriageEngine, text: str
+) -> None:
+    decision = engine.triage("es-uci", text)
+    assert decision.action == "escalate"
+    assert "health_info" in decision.reasons
