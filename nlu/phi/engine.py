@@ -30,6 +30,7 @@ from spacy.tokens import Doc
 from nlu.phi.recognizers.address_in_context import AddressInContextRecognizer
 from nlu.phi.recognizers.date_of_birth import DateOfBirthRecognizer
 from nlu.phi.recognizers.email import OfflineEmailRecognizer
+from nlu.phi.recognizers.identifier_fragment import IdentifierFragmentRecognizer
 from nlu.phi.recognizers.long_number import LongNumberRecognizer
 from nlu.phi.recognizers.medicare_mbi import MedicareMbiRecognizer
 from nlu.phi.recognizers.member_id import MemberIdRecognizer
@@ -128,6 +129,7 @@ _NEED_A_DIGIT_OR_COLON: tuple[type[EntityRecognizer], ...] = (
     AddressInContextRecognizer,
     ZipCodeRecognizer,
     LongNumberRecognizer,
+    IdentifierFragmentRecognizer,
 )
 _DIGIT_OR_COLON = re.compile(r"[\d:]")
 
@@ -147,6 +149,7 @@ def recognizers() -> list[EntityRecognizer]:
         # healthcare and contact details, one module each
         MrnRecognizer(),
         MemberIdRecognizer(),
+        IdentifierFragmentRecognizer(),
         MedicareMbiRecognizer(),
         DateOfBirthRecognizer(),
         RoomBedRecognizer(),
