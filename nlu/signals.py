@@ -32,7 +32,7 @@ _EMERGENCY_KINDS: dict[str, tuple[str, ...]] = {
     "stroke": (
         # "had a stroke" alone is history ("rehab after she had a stroke"); "just had" is now.
         r"\b(?:having|has|is having|just had|think (?:i|he|she|they|my \w+) (?:had|has|is having)) a stroke\b|\b(?:showing|having|has) (?:signs|symptoms) of (?:a )?stroke\b",
-        r"\bface (?:is )?(?:drooping|droops|droopy)\b|\b(?:face|mouth) (?:is )?drooping\b|\bdrooping on one side\b|\bslurr(?:ed|ing) (?:speech|words|his|her)\b|\b(?:speech|words) (?:is |are )?(?:slurred|garbled)\b",
+        r"\bface (?:is |looks |seems |went |got )?(?:drooping|droops|droopy|crooked|lopsided)\b|\b(?:droopy|drooping|crooked|lopsided|numb) on one side\b|\bone side of (?:his|her|my|their) face\b.{0,20}\b(?:droop\w*|numb|sagging|fell|dropped)\b|\b(?:talking|speaking) (?:weird|funny|strange|slurred|garbled|drunk)\b.{0,40}\b(?:face|arm|suddenly)\b|\b(?:face|arm)\b.{0,60}\b(?:talking|speaking) (?:weird|funny|strange|slurred|garbled)\b|\b(?:face|mouth) (?:is )?drooping\b|\bdrooping on one side\b|\bslurr(?:ed|ing) (?:speech|words|his|her)\b|\b(?:speech|words) (?:is |are )?(?:slurred|garbled)\b",
         r"\b(?:suddenly |can'?t |cannot )(?:move|lift|feel) (?:his|her|my) (?:right |left )?(?:arm|leg|side)\b",
         # A sudden, severe headache ("the worst of my life") is a warning sign of a stroke
         # or a bleed in the brain (American Stroke Association).
@@ -43,7 +43,7 @@ _EMERGENCY_KINDS: dict[str, tuple[str, ...]] = {
         r"\b(?:not|isn'?t|stopped|quit|stop) breath(?:e|ing)\b|\bbarely breathing\b",
         r"\bchok(?:ing|ed)\b",
         r"\b(?:lips|skin|face) (?:is |are |turning |turned )?(?:blue|purple|gray|grey)\b|\bturning blue\b",
-        r"\basthma attack\b.{0,40}\b(?:not working|isn'?t working|won'?t stop|can'?t)\b",
+        r"\basthma attack\b.{0,40}\b(?:not working|isn'?t working|not helping|isn'?t helping|doesn'?t help|won'?t stop|can'?t)\b|\binhaler (?:is )?(?:not|isn'?t|doesn'?t) (?:working|helping|help)\b",
     ),
     "allergy": (
         r"\banaphyla\w*\b|\bthroat (?:is )?(?:closing|swelling|closing up)\b|\bthroat (?:is )?swelling shut\b|\b(?:tongue|lips|face|throat) (?:is |are |feels? )?(?:swelling|swollen|huge|tight|closing)\b|\bepi-?pen\b|\bhives (?:everywhere|all over)\b.{0,60}\b(?:tongue|lips|throat|breath\w*)\b",
@@ -52,6 +52,8 @@ _EMERGENCY_KINDS: dict[str, tuple[str, ...]] = {
         r"\b(?:unconscious|unresponsive|not responding|won'?t wake up|wont wake up|can'?t wake (?:him|her|them|up))\b",
         r"\b(?:passed out|collapsed|fainted)\b|\babout to pass out\b|\bfeeling faint\b",
         r"\b(?:isn'?t|is not|not|wasn'?t) waking up\b|\bcan'?t (?:wake|rouse)\b",
+        # A floppy, limp or listless baby or child is a 911 sign (AAP).
+        r"\b(?:baby|babies|infant|newborn|toddler|child|kid|son|daughter|\d+ (?:day|week|month)s?[- ]old)\b.{0,50}\b(?:floppy|limp|listless|lethargic|won'?t wake)\b",
     ),
     "overdose": (
         r"\b(?:overdos\w*|od'd|od'ed|o\.d\.)\b",
@@ -62,6 +64,7 @@ _EMERGENCY_KINDS: dict[str, tuple[str, ...]] = {
         r"(?<!dog )(?<!cat )(?<!puppy )(?<!kitten )(?<!pet )\b(?:swallowed|swallow|ate)\b.{0,20}\b(?:a |an |some |the |two |\d+ )?(?:coins?|magnets?|button batter(?:y|ies)|marbles?|(?:a )?(?:small )?toy|earring|screw|nail|pin|tack)\b",
         # Food, lead and sun "poisoning" name an illness, not something swallowed now.
         r"(?<!food )(?<!lead )(?<!paint )(?<!sun )\bpoison(?:ed|ing)\b(?! ivy| oak)",
+        r"\b(?:got into|ate|drank|swallowed|chewed|bit into)\b.{0,20}\b(?:(?:dishwasher |laundry |detergent )?pods?|bleach|the medicine|my medicine|grandma'?s (?:pills|medicine)|the pills|cleaner|cleaning (?:stuff|products?)|lighter fluid|lamp oil|nail polish remover|rat poison|weed killer|edibles?)\b",
         r"\btook (?:too (?:many|much)|a (?:bunch|handful|lot) of|a whole (?:bottle|pack|box)(?: of)?|all (?:of )?(?:my|his|her|their|the))\b",
     ),
     "seizure": (
@@ -76,6 +79,8 @@ _EMERGENCY_KINDS: dict[str, tuple[str, ...]] = {
         r"\b(?:going to|gonna|threaten\w* to|wants to|trying to|coming to) (?:kill|hurt|shoot|stab|beat)\b",
         r"\b(?:beating|attacking|hitting|choking) (?:me|us|my|her|him)\b|\bbeing (?:attacked|abused|assaulted)\b",
         r"\b(?:punched|kicked|choked|strangled|beat|beats|slapped|attacked|raped|assaulted|stabbed|threatened) (?:me|my (?:kids?|son|daughter|baby|mom|wife|husband))\b",
+        # Sexual assault: care (and evidence) cannot wait, whenever it happened.
+        r"\b(?:i|she|he|my (?:daughter|son|sister|friend|girlfriend|wife)) (?:was|were|got|has been|have been) (?:raped|sexually assaulted|molested|drugged and)\b|\bsexual(?:ly)? assault(?:ed)?\b.{0,30}\b(?:last night|tonight|today|yesterday|just|me)\b",
         # "hit me" needs a person who hits: "this disease hit me hard" is no assault.
         r"\b(?:he|she|they|someone|somebody|(?:my |her |his |the )?(?:husband|wife|boyfriend|girlfriend|partner|ex|dad|father|stepdad|mom|mother|brother|sister|son|daughter|uncle|man|guy|neighbou?r|patient))(?: just| always| keeps?| then)? (?:hit|hits|hitting) (?:me|my (?:kids?|son|daughter|baby|mom|wife|husband))\b|\b(?:got|been|was|gets|get) hit by (?:my|her|his|him|them|a man|someone)\b",
         r"\b(?:he|she|they)(?:'s| is| are|'re) coming (?:back|for me)\b|\bscared for my life\b|\bafraid (?:he|she|they)(?:'ll| will) (?:kill|hurt)\b",
