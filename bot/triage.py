@@ -6,7 +6,9 @@ Decision) wins: a redelivery, a reclaimed receipt or a repeated API call gets th
 Decision again, never a different one. An edit is a new version of a message (its own
 `dedupe_id`): triaged again, and told what the Decision before it was, so that an edit that
 changes nothing triaged sends nothing new. Then `Handover.route` puts the message in a case
-when it belongs in one. What is sent in public afterwards is the caller's business.
+when it belongs in one. What is sent in public afterwards is the caller's business. A
+pressed button (`InboundMessage.button`) is answered from the content by `press`, without
+the NLP, and its Decision is stored and routed like any other.
 
 A message the NLP could not decide now (its process died on every try) is left
 undecided: None in its place, nothing stored, so a later delivery tries it afresh.
@@ -33,6 +35,9 @@ log = logging.getLogger("triagebot.triage")
 # Runs the NLP for (message id, text) pairs: the worker's pool, or the API's batcher.
 # None for a message it could not decide now.
 Decide = Callable[[Sequence[tuple[str, str]]], Awaitable[list[Decision | None]]]
+# Answers a pressed button (message id, button, its title) from the content, without the
+# NLP; None where the content has no answer for it, and then its title is triaged.
+Press = Callable[[str, str, str], Awaitable[Decision | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +86,7 @@ class Triage:
     handover: Handover
     metrics: Metrics
     decide: Decide
+    press: Press | None = None
 
     async def run(self, messages: Sequence[InboundMessage]) -> list[Triaged | None]:
         """Decide each message once, then route it; in the order given (None: undecided)."""
@@ -139,13 +145,23 @@ class Triage:
         stored: list[bytes | str | None] = await self.redis.mget(names)
         earlier = [s is not None for s in stored]
         todo = [i for i, s in enumerate(stored) if s is None]
-        if todo:
+        pressed: dict[int, Decision] = {}
+        for i in todo:
+            button = messages[i].button
+            if button is not None and self.press is not None:
+                answer = await self.press(messages[i].message_id, button, messages[i].text)
+                if answer is not None:
+                    pressed[i] = answer
+        rest = [i for i in todo if i not in pressed]
+        made: list[Decision | None] = []
+        if rest:
             started = time.perf_counter()
             made = await self.decide(
-                [(messages[i].message_id, messages[i].text[:MAX_TEXT_CHARS]) for i in todo]
+                [(messages[i].message_id, messages[i].text[:MAX_TEXT_CHARS]) for i in rest]
             )
-            self.metrics.latency.observe((time.perf_counter() - started) / len(todo))
-            for i, decision in zip(todo, made, strict=True):
+            self.metrics.latency.observe((time.perf_counter() - started) / len(rest))
+        if todo:
+            for i, decision in [*pressed.items(), *zip(rest, made, strict=True)]:
                 if decision is None:
                     continue
                 ours = decision.model_dump_json()
