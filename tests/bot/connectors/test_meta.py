@@ -718,7 +718,7 @@ def test_get_started_postback_is_the_welcome_with_its_title() -> None:
         "Get Started",
     )
     assert message.message_id.startswith("m_PbGs")
-    assert message.author_id == "6583920174628391"
+    assert message.author_id == "7301842265190011"
 
 
 def test_a_configured_get_started_payload_is_the_welcome() -> None:
@@ -747,7 +747,7 @@ def test_referral_link_is_the_welcome_unless_its_ref_names_an_faq() -> None:
     messages = connector().parse(fixture("messenger_referral.json"))
     assert [m.button for m in messages] == ["faq/directions", "welcome"]
     # No mid in a referral: the sender and the time name it, so redeliveries dedupe.
-    assert messages[0].message_id == "referral-6583920174628391-1733414000006"
+    assert messages[0].message_id == "referral-7301842265190015-1733414000006"
     assert messages == connector().parse(fixture("messenger_referral.json"))
 
 
