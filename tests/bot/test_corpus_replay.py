@@ -55,6 +55,8 @@ class Platforms:
 
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
+        self.fetches: list[str] = []
+        self.flaky: dict[str, int] = {}  # comment id -> how many more reads get a 503
         self.app = web.Application()
         self.app.router.add_route("*", "/{api}/{path:.*}", self.handle)
 
@@ -68,8 +70,14 @@ class Platforms:
         return web.json_response({"data": {"id": "1897000000000009999"}, "id": "out"})
 
     def mentioned(self, fields: str) -> web.Response:
+        self.fetches.append(fields)
         for comment_id, found in MENTIONED.items():
             if f"comment_id({comment_id})" in fields:
+                if self.flaky.get(comment_id, 0) > 0:
+                    self.flaky[comment_id] -= 1
+                    return web.json_response(
+                        {"error": {"code": 2, "is_transient": True}}, status=503
+                    )
                 return web.json_response({"mentioned_comment": {"id": comment_id, **found}})
         for media_id, found in CAPTIONED.items():
             if f"media_id({media_id})" in fields:
@@ -112,6 +120,8 @@ async def client(
         x_api_url=f"{base}/x",
         x_account_id=X_ACCOUNT,
         workers=1,
+        # A mention Graph cannot read now is tried again after the lease.
+        worker_lease_s=1.0,
         outbound_attempts=2,
         shutdown_grace_s=4,
     )
@@ -346,3 +356,50 @@ async def test_every_public_message_gets_at_most_one_reply(replayed: dict[str, A
         if c["api"] == "x" and c["path"] == "tweets"
     ]
     assert sorted(replies) == sorted(set(replies))
+
+
+def mention(comment_id: str) -> bytes:
+    body = json.loads((FIXTURES / "meta" / "instagram_mention_comment.json").read_text())
+    body["entry"][0]["changes"][0]["value"]["comment_id"] = comment_id
+    return json.dumps(body).encode()
+
+
+async def until(check: Any, seconds: float = 20.0) -> None:
+    for _ in range(int(seconds / 0.1)):
+        if check():
+            return
+        await asyncio.sleep(0.1)
+
+
+async def test_a_mention_graph_cannot_read_now_is_read_again_after_the_lease(
+    client: TestClient, platforms: tuple[Platforms, str], replayed: dict[str, Any]
+) -> None:
+    api, comment_id = platforms[0], "17890455612392222"
+    MENTIONED[comment_id] = {"text": "@riverside what are the visiting hours?", "username": "t.o"}
+    api.flaky[comment_id] = 2
+    body = mention(comment_id)
+    answer = await client.post("/webhooks/meta", data=body, headers=signed("meta", body))
+    assert (await answer.json())["new"] == 1
+    await until(lambda: api.about(comment_id))
+    await asyncio.sleep(0.5)  # room for a wrong second answer
+    assert len(api.about(comment_id)) == 1
+    assert len([f for f in api.fetches if comment_id in f]) == 3
+
+
+async def test_a_mention_that_is_gone_is_counted_and_not_answered(
+    client: TestClient, platforms: tuple[Platforms, str], replayed: dict[str, Any]
+) -> None:
+    api, comment_id = platforms[0], "17890455612393333"  # Graph answers 400 for it
+    registry = client.server.app[METRICS].registry
+    labels = {"platform": "meta", "kind": "fetch_empty"}
+    before = registry.get_sample_value("triage_webhook_items_ignored_total", labels) or 0
+    body = mention(comment_id)
+    assert (await client.post("/webhooks/meta", data=body, headers=signed("meta", body))).ok
+
+    def counted() -> bool:
+        now = registry.get_sample_value("triage_webhook_items_ignored_total", labels) or 0
+        return now > before
+
+    await until(counted)
+    assert counted()
+    assert api.about(comment_id) == []
