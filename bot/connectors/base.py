@@ -102,11 +102,14 @@ class PartlyMalformed(ValueError):
 
 class Delivery(list[InboundMessage]):
     """The messages of a delivery, and its items that are not for triage counted by kind
-    (echoes, receipts, reactions…), so that nothing leaves a delivery without a trace."""
+    (echoes, receipts, reactions…), so that nothing leaves a delivery without a trace.
+
+    A list, so that `Connector.parse` keeps its type and a connector that counts nothing
+    may return a plain one; `kind` labels come from code, never from the body."""
 
     def __init__(
         self, messages: Iterable[InboundMessage] = (), ignored: Counter[str] | None = None
-    ):
+    ) -> None:
         super().__init__(messages)
         self.ignored: Counter[str] = Counter() if ignored is None else ignored
 

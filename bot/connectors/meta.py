@@ -1,4 +1,9 @@
-"""Meta connector: Facebook Page comments, Messenger and Instagram comments over the Graph API."""
+"""Meta connector: Facebook Page comments, Messenger, Instagram comments, messages and
+mentions over the Graph API.
+
+Messaging events (buttons, links) are read in meta_messaging.py, mentions in
+meta_mentions.py; the field readers they share are in meta_items.py.
+"""
 
 from __future__ import annotations
 
