@@ -403,3 +403,18 @@ async def test_a_mention_that_is_gone_is_counted_and_not_answered(
     await until(counted)
     assert counted()
     assert api.about(comment_id) == []
+
+
+async def test_one_bad_item_costs_only_itself(client: TestClient, replayed: dict[str, Any]) -> None:
+    for name, platform in (
+        ("meta/instagram_comments_one_without_from.json", "meta"),
+        ("x/batch_one_bad.json", "x"),
+    ):
+        body = (FIXTURES / name).read_bytes()
+        answer = await client.post(
+            f"/webhooks/{platform}", data=body, headers=signed(platform, body)
+        )
+        got = await answer.json()
+        assert answer.status == 200
+        assert got["received"] == 1
+        assert len(got["skipped"]) == 1
