@@ -104,7 +104,9 @@ class MetaConnector:
         return query.get("hub.challenge") or None
 
     def parse(self, body: bytes) -> list[InboundMessage]:
-        """Messages in a verified webhook body; ValueError when it is malformed."""
+        """Messages in a verified webhook body (a Delivery, counting the items not for
+        triage by kind); ValueError when it is not a delivery, PartlyMalformed when some
+        of its items cannot be used."""
         try:
             payload: object = json.loads(body)
         # `from None`: the decode error holds the body, which may carry PHI.
