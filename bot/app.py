@@ -133,6 +133,7 @@ def build_connectors(app: web.Application) -> dict[str, Connector]:
             ),
             graph_url=settings.meta_graph_url,
             page_id=settings.meta_page_id,
+            get_started=settings.meta_get_started_payload,
         )
     if settings.x_consumer_secret is not None:
         from bot.connectors.x import XConnector

@@ -34,6 +34,12 @@ class Metrics:
             ["platform", "reason"],
             registry=self.registry,
         )
+        self.webhook_items_ignored = Counter(
+            "triage_webhook_items_ignored",
+            "Webhook items not for triage (echoes, receipts, reactions…), by platform and kind",
+            ["platform", "kind"],
+            registry=self.registry,
+        )
         self.outbound = Counter(
             "triage_outbound_calls",
             "Calls to platform APIs, by platform, action kind and result",

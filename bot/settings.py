@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     meta_page_token: SecretStr | None = None
     meta_graph_url: str = "https://graph.facebook.com/v21.0"
     meta_page_id: str | None = None
+    # The payload of the Messenger Get Started button, answered with the welcome.
+    meta_get_started_payload: str = Field(default="GET_STARTED", min_length=1, max_length=1000)
     x_consumer_secret: SecretStr | None = None
     x_bearer_token: SecretStr | None = None
     x_api_url: str = "https://api.x.com/2"

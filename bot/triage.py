@@ -6,7 +6,9 @@ Decision) wins: a redelivery, a reclaimed receipt or a repeated API call gets th
 Decision again, never a different one. An edit is a new version of a message (its own
 `dedupe_id`): triaged again, and told what the Decision before it was, so that an edit that
 changes nothing triaged sends nothing new. Then `Handover.route` puts the message in a case
-when it belongs in one. What is sent in public afterwards is the caller's business.
+when it belongs in one. What is sent in public afterwards is the caller's business. A
+pressed button (`InboundMessage.button`) is answered from the content by `press`, without
+the NLP, and its Decision is stored and routed like any other.
 
 A message the NLP could not decide now (its process died on every try) is left
 undecided: None in its place, nothing stored, so a later delivery tries it afresh.
@@ -33,6 +35,9 @@ log = logging.getLogger("triagebot.triage")
 # Runs the NLP for (message id, text) pairs: the worker's pool, or the API's batcher.
 # None for a message it could not decide now.
 Decide = Callable[[Sequence[tuple[str, str]]], Awaitable[list[Decision | None]]]
+# Answers a pressed button (message id, button, its title) from the content, without the
+# NLP; None where the content has no answer for it, and then its title is triaged.
+Press = Callable[[str, str, str], Awaitable[Decision | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +50,16 @@ class Triaged:
     routed: Routed
     # For an edit: the Decision of the version before it (None when none was triaged).
     before: Decision | None = None
+    # An original that came after an edit of it (deliveries are not ordered): the edit
+    # was answered already, so the original says nothing new.
+    superseded: bool = False
 
     @property
     def unchanged(self) -> bool:
-        """An edit whose triage says what the version before it said: no new answer."""
+        """An edit whose triage says what the version before it said, or a superseded
+        original: no new answer."""
         before = self.before
-        return (
+        return self.superseded or (
             self.message.edited
             and before is not None
             and (before.action, before.reply) == (self.decision.action, self.decision.reply)
@@ -81,13 +90,14 @@ class Triage:
     handover: Handover
     metrics: Metrics
     decide: Decide
+    press: Press | None = None
 
     async def run(self, messages: Sequence[InboundMessage]) -> list[Triaged | None]:
         """Decide each message once, then route it; in the order given (None: undecided)."""
         decided = await self._decisions(messages)
-        befores = await self._befores(messages, [made[0] if made else None for made in decided])
+        befores = await self._befores(messages, decided)
         done: list[Triaged | None] = []
-        for message, made, before in zip(messages, decided, befores, strict=True):
+        for message, made, (before, superseded) in zip(messages, decided, befores, strict=True):
             if made is None:
                 done.append(None)
                 continue
@@ -104,20 +114,24 @@ class Triage:
                     "edited": message.edited,
                 },
             )
-            done.append(Triaged(message, decision, duplicate, routed, before))
+            done.append(Triaged(message, decision, duplicate, routed, before, superseded))
         return done
 
     async def _befores(
-        self, messages: Sequence[InboundMessage], decisions: Sequence[Decision | None]
-    ) -> list[Decision | None]:
-        """For each edit, the Decision it replaces (fixed the first time); None otherwise.
-        Every message becomes the latest version of its platform id."""
-        befores: list[Decision | None] = []
-        for message, decision in zip(messages, decisions, strict=True):
-            if decision is None or message.kind is MessageKind.API:
+        self,
+        messages: Sequence[InboundMessage],
+        decided: Sequence[tuple[Decision, bool] | None],
+    ) -> list[tuple[Decision | None, bool]]:
+        """For each edit, the Decision it replaces (fixed the first time), and whether an
+        original is superseded by an edit triaged before it. Every other message becomes
+        the latest version of its platform id."""
+        befores: list[tuple[Decision | None, bool]] = []
+        for message, made in zip(messages, decided, strict=True):
+            if made is None or message.kind is MessageKind.API:
                 # Undecided now, or from the API (no edits): nothing to compare.
-                befores.append(None)
+                befores.append((None, False))
                 continue
+            decision, duplicate = made
             latest = keys.message_latest(message.platform, message.message_id)
             before = None
             if message.edited:
@@ -127,8 +141,22 @@ class Triage:
                 await self.redis.set(baseline, current or "", nx=True, ex=keys.DEDUPE_TTL_S)
                 fixed = await self.redis.get(baseline)
                 before = Decision.model_validate_json(fixed) if fixed else None
+            elif not duplicate:
+                # NX: a first-time original finds an edit's Decision there when it came late.
+                ours = decision.model_dump_json()
+                if not await self.redis.set(latest, ours, nx=True, ex=keys.DEDUPE_TTL_S):
+                    befores.append((None, True))
+                    continue
+                befores.append((None, False))
+                continue
+            else:
+                # A redelivered or reclaimed original: superseded only if it was at first.
+                stored = await self.redis.get(latest)
+                if stored is not None and Decision.model_validate_json(stored) != decision:
+                    befores.append((None, True))
+                    continue
             await self.redis.set(latest, decision.model_dump_json(), ex=keys.DEDUPE_TTL_S)
-            befores.append(before)
+            befores.append((before, False))
         return befores
 
     async def _decisions(
@@ -139,13 +167,23 @@ class Triage:
         stored: list[bytes | str | None] = await self.redis.mget(names)
         earlier = [s is not None for s in stored]
         todo = [i for i, s in enumerate(stored) if s is None]
-        if todo:
+        pressed: dict[int, Decision] = {}
+        for i in todo:
+            button = messages[i].button
+            if button is not None and self.press is not None:
+                answer = await self.press(messages[i].message_id, button, messages[i].text)
+                if answer is not None:
+                    pressed[i] = answer
+        rest = [i for i in todo if i not in pressed]
+        made: list[Decision | None] = []
+        if rest:
             started = time.perf_counter()
             made = await self.decide(
-                [(messages[i].message_id, messages[i].text[:MAX_TEXT_CHARS]) for i in todo]
+                [(messages[i].message_id, messages[i].text[:MAX_TEXT_CHARS]) for i in rest]
             )
-            self.metrics.latency.observe((time.perf_counter() - started) / len(todo))
-            for i, decision in zip(todo, made, strict=True):
+            self.metrics.latency.observe((time.perf_counter() - started) / len(rest))
+        if todo:
+            for i, decision in [*pressed.items(), *zip(rest, made, strict=True)]:
                 if decision is None:
                     continue
                 ours = decision.model_dump_json()

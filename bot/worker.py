@@ -24,6 +24,7 @@ from bot.appkeys import CIPHER, CONNECTORS, HANDOVER, HTTP, METRICS, NLP_POOL, R
 from bot.connectors.base import (
     ActionKind,
     Connector,
+    FetchesText,
     InboundMessage,
     OutboundAction,
     OutboundError,
@@ -37,6 +38,7 @@ from bot.triage import Triage
 from escalation import keys
 from escalation.crypto import Cipher, CryptoError
 from escalation.handover import Handover
+from nlu.models import Decision
 
 log = logging.getLogger("triagebot.worker")
 # A cancelled worker's last Redis call: handing back what it held.
@@ -84,7 +86,7 @@ class Worker:
         self.redis, self.cipher = redis, cipher
         self.connectors, self.session, self.pool = connectors, session, pool
         self.metrics, self.config, self.handover = metrics, config, handover
-        self.triage = Triage(redis, handover, metrics, pool.triage_each)
+        self.triage = Triage(redis, handover, metrics, pool.triage_each, self._press)
         # Receipts read and not yet acknowledged: handed back if the worker is cancelled.
         self._held: set[bytes] = set()
         self._outages = Episodes(log)
@@ -186,7 +188,47 @@ class Worker:
             return None
         return _Receipt(entry_id, message)
 
+    async def _press(self, message_id: str, button: str, title: str) -> Decision | None:
+        # Off the loop: reading the title's language is a (short) lingua pass.
+        engine = self.pool.engine
+        return await asyncio.to_thread(engine.answer_button, message_id, button, title)
+
+    async def _fetch(self, receipts: Sequence[_Receipt]) -> list[_Receipt]:
+        """Receipts of messages that came in as ids only, with their text fetched now.
+
+        One the platform cannot answer now is left pending for a later try; one that is
+        gone, or has no text, is acknowledged and counted as ignored."""
+        ready: list[_Receipt] = []
+        for receipt in receipts:
+            message = receipt.message
+            connector = self.connectors.get(message.platform)
+            if not message.fetch or not isinstance(connector, FetchesText):
+                ready.append(receipt)
+                continue
+            try:
+                found = await connector.fetch_text(self.session, message)
+            except OutboundError as exc:
+                if exc.retryable:
+                    self._held.discard(receipt.entry_id)  # reclaimed after the lease
+                    continue
+                found = None
+            if found is None:
+                self.metrics.webhook_items_ignored.labels(
+                    platform=message.platform, kind="fetch_empty"
+                ).inc()
+                log.info(
+                    "fetched message has no text",
+                    extra={"platform": message.platform, "message_id": message.message_id},
+                )
+                await self._ack(receipt.entry_id)
+                continue
+            ready.append(_Receipt(receipt.entry_id, found))
+        return ready
+
     async def _process(self, receipts: Sequence[_Receipt]) -> None:
+        receipts = await self._fetch(receipts)
+        if not receipts:
+            return
         triaged = await self.triage.run([r.message for r in receipts])
         for receipt, done in zip(receipts, triaged, strict=True):
             if done is None:

@@ -19,6 +19,7 @@ from typing import Protocol
 from spacy.tokens import Doc
 
 from nlu import crisis
+from nlu.buttons import button_decision, split_button
 from nlu.faq import FaqContent, load_faq
 from nlu.faq_versions import LiveFaq, Notice, ScheduledAnswer, answers_at
 from nlu.health import HealthKind, HealthTermFinder
@@ -261,8 +262,8 @@ class TriageEngine:
             for text, doc, cue, guess in zip(texts, docs, cues, guesses, strict=True)
         ]
 
-    def triage_many(self, items: Sequence[tuple[str, str]]) -> list[Decision]:
-        """Decide a batch of (id, text) messages."""
+    def _answers(self) -> tuple[FaqContent, dict[str, dict[str, str]]]:
+        """The content and each language's answers now (scheduled ones, the notice)."""
         with self._lock:
             content, schedules, notice = self.content, self._schedules, self._notice
         now = self.clock()
@@ -274,6 +275,32 @@ class TriageEngine:
                 code: {key: f"{answer}\n\n{notice.text}" for key, answer in answers.items()}
                 for code, answers in by_language.items()
             }
+        return content, by_language
+
+    def answer_button(self, message_id: str, button: str, title: str) -> Decision | None:
+        """The reply to a pressed button (nlu/buttons.py): in the language it names, else
+        its title's, else the default; None when the content has no such answer."""
+        content, by_language = self._answers()
+        supported = self.config.languages
+        _, named = split_button(button)
+        if named is not None:
+            language = named
+        else:
+            language = self.languages.identify(title) if title.strip() else supported[0]
+        if language not in supported:
+            language = supported[0]  # a menu the page wrote in another language
+        return button_decision(
+            message_id,
+            button,
+            language,
+            answers=by_language[language],
+            welcome=content.welcome,
+            version=content.version,
+        )
+
+    def triage_many(self, items: Sequence[tuple[str, str]]) -> list[Decision]:
+        """Decide a batch of (id, text) messages."""
+        content, by_language = self._answers()
         # A photo or sticker comment has no text: nothing to answer, nothing to hide.
         blank = [not text.strip() for _, text in items]
         texts = [text for (_, text), b in zip(items, blank, strict=True) if not b]

@@ -21,6 +21,8 @@ NLU_FILE = "nlu.yml"
 DOMAIN_FILE = "domain.yml"
 FAQ_PREFIX = "faq/"
 RESPONSE_PREFIX = "utter_faq/"
+# What Get Started and our m.me links are answered with: a greeting listing the topics.
+WELCOME_RESPONSE = "utter_welcome"
 # Classes trained beside the FAQ so that the classifier learns what must never get a FAQ answer.
 GUARD_CLASSES = ("medical_advice", "emergency", "complaint", "spam", "out_of_scope")
 # The language of examples and answers that name none. Other languages are marked the way
@@ -128,6 +130,7 @@ class FaqContent:
     intents: Mapping[str, FaqIntent]
     guards: Mapping[str, tuple[str, ...]]
     version: str
+    welcome: Mapping[str, str] = field(default_factory=dict)  # language -> the welcome
 
     def training_data(self) -> Iterator[tuple[str, str]]:
         """(text, label) pairs; FAQ labels are bare keys, guards keep their names."""
@@ -171,7 +174,11 @@ def parse_faq(
 
     answers: dict[str, str] = {}
     translations: dict[str, dict[str, str]] = {}
+    welcome: dict[str, str] = {}
     for name, variants in domain.responses.items():
+        if name == WELCOME_RESPONSE:
+            for variant in variants:
+                welcome.setdefault(variant.language, variant.text)
         if name.startswith(RESPONSE_PREFIX):
             key = name.removeprefix(RESPONSE_PREFIX)
             for variant in variants:
@@ -238,6 +245,7 @@ def parse_faq(
         intents=intents,
         guards={name: tuple(texts) for name, texts in sorted(guards.items())},
         version=digest.hexdigest()[:12],
+        welcome=dict(sorted(welcome.items())),
     )
 
 

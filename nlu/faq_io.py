@@ -12,6 +12,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from nlu.faq import (
     LANGUAGE_SLOT,
     NLU_FILE,
     RESPONSE_PREFIX,
+    WELCOME_RESPONSE,
     FaqContent,
     FaqError,
     load_faq,
@@ -97,7 +99,10 @@ def render_domain(content: FaqContent) -> str:
     """The canonical `domain.yml`: the intents Rasa predicts and one answer per FAQ key."""
     lines = [f"version: {quote(RASA_VERSION)}", "intents:", f"- {RETRIEVAL_INTENT}"]
     lines += [f"- {name}" for name in sorted(content.guards)]
-    languages = sorted({lang for i in content.intents.values() for lang in i.translations})
+    languages = sorted(
+        {lang for i in content.intents.values() for lang in i.translations}
+        | (set(content.welcome) - {CONTENT_LANGUAGE})
+    )
     if languages:
         # The slot Rasa's conditional response variations read to answer in a language.
         lines += ["slots:", f"  {LANGUAGE_SLOT}:", "    type: categorical", "    values:"]
@@ -106,17 +111,30 @@ def render_domain(content: FaqContent) -> str:
     lines.append("responses:")
     for key in sorted(content.intents):
         intent = content.intents[key]
-        lines += [f"  {RESPONSE_PREFIX}{key}:", f"  - text: {quote(intent.answer)}"]
-        for language, answer in sorted(intent.translations.items()):
-            _check_language(language)
-            lines += [
-                f"  - text: {quote(answer)}",
-                "    condition:",
-                "    - type: slot",
-                f"      name: {LANGUAGE_SLOT}",
-                f"      value: {language}",
-            ]
+        translated = {CONTENT_LANGUAGE: intent.answer, **intent.translations}
+        lines += _response(f"{RESPONSE_PREFIX}{key}", translated)
+    if content.welcome:
+        lines += _response(WELCOME_RESPONSE, content.welcome)
     return "\n".join(lines) + "\n"
+
+
+def _response(name: str, texts: Mapping[str, str]) -> list[str]:
+    """A response: the content language's text first, the others as slot variations."""
+    lines = [f"  {name}:"]
+    if CONTENT_LANGUAGE in texts:
+        lines.append(f"  - text: {quote(texts[CONTENT_LANGUAGE])}")
+    for language, text in sorted(texts.items()):
+        if language == CONTENT_LANGUAGE:
+            continue
+        _check_language(language)
+        lines += [
+            f"  - text: {quote(text)}",
+            "    condition:",
+            "    - type: slot",
+            f"      name: {LANGUAGE_SLOT}",
+            f"      value: {language}",
+        ]
+    return lines
 
 
 def _check_language(language: str) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from aiohttp import ClientSession
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -42,6 +43,15 @@ class InboundMessage(BaseModel):
     author_name: str | None = None
     # An edit of an earlier message: the same platform id, a new text to triage again.
     edited: bool = False
+    # What the person pressed rather than wrote (a button, a quick reply, an m.me link):
+    # `welcome` or `faq/<key>`, with `@<language>` when the payload names one. It is
+    # answered from the content without the NLP; `text` holds the button's title.
+    button: str | None = Field(
+        default=None, pattern=r"^(welcome|faq/[a-z][a-z0-9_]{0,80})(@[a-z]{2,3})?$"
+    )
+    # Only ids came in (an Instagram mention): the worker fetches the text before triage,
+    # so that intake makes no outbound call and stays durable.
+    fetch: bool = False
     # Set at intake for an edit (a keyed digest of its text), never by a connector.
     version: str | None = Field(default=None, pattern=r"^[0-9a-f]{1,64}$")
 
@@ -90,6 +100,25 @@ class PartlyMalformed(ValueError):
         self.messages, self.problems = messages, problems
 
 
+class Delivery(list[InboundMessage]):
+    """The messages of a delivery, and its items that are not for triage counted by kind
+    (echoes, receipts, reactions…), so that nothing leaves a delivery without a trace.
+
+    A list, so that `Connector.parse` keeps its type and a connector that counts nothing
+    may return a plain one; `kind` labels come from code, never from the body."""
+
+    def __init__(
+        self, messages: Iterable[InboundMessage] = (), ignored: Counter[str] | None = None
+    ) -> None:
+        super().__init__(messages)
+        self.ignored: Counter[str] = Counter() if ignored is None else ignored
+
+
+def ignored_kinds(messages: list[InboundMessage]) -> Counter[str]:
+    """The ignored items a connector counted (none for a connector that returns a plain list)."""
+    return messages.ignored if isinstance(messages, Delivery) else Counter()
+
+
 class ActionKind(StrEnum):
     """Things a connector can do on its platform."""
 
@@ -97,6 +126,7 @@ class ActionKind(StrEnum):
     HIDE = "hide"  # hide the public message from everyone but its author
     PRIVATE_REPLY = "private_reply"  # the one private message a page may send about a comment
     DIRECT = "direct"  # a message in an existing private conversation
+    MENTION_REPLY = "mention_reply"  # a reply where someone else's post or comment tagged us
 
 
 class OutboundAction(BaseModel):
@@ -109,6 +139,7 @@ class OutboundAction(BaseModel):
     target_id: str  # comment, post, user or conversation the action is about
     text: str | None = None
     account_id: str | None = None
+    thread_id: str | None = None  # the post or media the target belongs to, where needed
 
 
 class OutboundError(Exception):
@@ -118,6 +149,19 @@ class OutboundError(Exception):
         super().__init__(f"{status}: {detail}")
         self.status = status
         self.retryable = retryable
+
+
+@runtime_checkable
+class FetchesText(Protocol):
+    """A connector whose webhooks can carry only ids (`InboundMessage.fetch`): the worker
+    asks it for the text before triage."""
+
+    async def fetch_text(
+        self, session: ClientSession, message: InboundMessage
+    ) -> InboundMessage | None:
+        """The message with its text and author; None when it is gone or has no text;
+        OutboundError when the platform cannot answer now (`retryable`) or at all."""
+        ...
 
 
 class Connector(Protocol):

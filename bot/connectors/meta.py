@@ -1,4 +1,9 @@
-"""Meta connector: Facebook Page comments, Messenger and Instagram comments over the Graph API."""
+"""Meta connector: Facebook Page comments, Messenger, Instagram comments, messages and
+mentions over the Graph API.
+
+Messaging events (buttons, links) are read in meta_messaging.py, mentions in
+meta_mentions.py; the field readers they share are in meta_items.py.
+"""
 
 from __future__ import annotations
 
@@ -6,31 +11,45 @@ import hashlib
 import hmac
 import json
 import re
+from collections import Counter
 from collections.abc import Mapping
 from typing import Final, Literal
 
 import aiohttp
 from aiohttp import ClientSession
-from pydantic import ValidationError
 
 from bot.connectors.base import (
     ActionKind,
+    Delivery,
     InboundMessage,
     ItemProblem,
     MessageKind,
     OutboundAction,
     OutboundError,
     PartlyMalformed,
-    SkipReason,
 )
+from bot.connectors.meta_items import (
+    GRAPH_ID,
+    graph_id,
+    json_array,
+    json_object,
+    meta_message,
+    optional_str,
+)
+from bot.connectors.meta_mentions import (
+    fetch_query,
+    fetched,
+    mention_item,
+    mention_reply,
+    mention_request,
+)
+from bot.connectors.meta_messaging import DEFAULT_GET_STARTED, messaging_item
 from nlu.models import Decision, Signal
 
 Network = Literal["fb", "ig"]
 
 SIGNATURE_HEADER: Final = "x-hub-signature-256"
 _SIGNATURE = re.compile(r"sha256=([0-9a-fA-F]{64})")
-# Ids end up in URL paths; anything outside Graph's id alphabet could rewrite the path.
-_GRAPH_ID = re.compile(r"[0-9A-Za-z_-]{1,200}")
 _ACCOUNT = re.compile(r"(fb|ig):([0-9A-Za-z_-]{1,200})")
 # Graph reports throttling and outages as 4xx with these codes, not only as 429/5xx.
 _TRANSIENT_CODES: Final = frozenset({1, 2, 4, 17, 32, 341, 613})
@@ -50,6 +69,7 @@ class MetaConnector:
         page_id: str | None = None,
         *,
         timeout_s: float = 10.0,
+        get_started: str = DEFAULT_GET_STARTED,
     ) -> None:
         self._app_secret = app_secret
         self._page_token = page_token
@@ -57,6 +77,7 @@ class MetaConnector:
         # Comments written as this id are our own and never triaged (the entry id is too).
         self._page_id = page_id
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._get_started = get_started
 
     def __repr__(self) -> str:
         return f"MetaConnector(graph_url={self._graph_url!r}, page_id={self._page_id!r})"
@@ -83,34 +104,36 @@ class MetaConnector:
         return query.get("hub.challenge") or None
 
     def parse(self, body: bytes) -> list[InboundMessage]:
-        """Messages in a verified webhook body; ValueError when it is malformed."""
+        """Messages in a verified webhook body (a Delivery, counting the items not for
+        triage by kind); ValueError when it is not a delivery, PartlyMalformed when some
+        of its items cannot be used."""
         try:
             payload: object = json.loads(body)
         # `from None`: the decode error holds the body, which may carry PHI.
         except (ValueError, RecursionError):
             raise ValueError("body is not valid JSON") from None
-        root = _object(payload, "body")
+        root = json_object(payload, "body")
         kind = root.get("object")
         if not isinstance(kind, str):
             raise ValueError("object must be a string")
-        entries = _array(root.get("entry"), "entry")
+        entries = json_array(root.get("entry"), "entry")
         if kind == "page":
             network: Network = "fb"
         elif kind == "instagram":
             network = "ig"
         else:
             # Other subscriptions (user, permissions…) carry nothing to triage.
-            return []
-        messages: list[InboundMessage] = []
+            return Delivery(ignored=Counter({"other_object": len(entries)}))
+        messages = Delivery()
         # One malformed item never costs the others: each is read on its own.
         problems: list[ItemProblem] = []
         for index, raw_entry in enumerate(entries):
             where = f"entry[{index}]"
             try:
-                entry = _object(raw_entry, where)
-                account = _graph_id(entry.get("id"), f"{where}.id")
-                changes = _array(entry.get("changes", []), f"{where}.changes")
-                events = _array(entry.get("messaging", []), f"{where}.messaging")
+                entry = json_object(raw_entry, where)
+                account = graph_id(entry.get("id"), f"{where}.id")
+                changes = json_array(entry.get("changes", []), f"{where}.changes")
+                events = json_array(entry.get("messaging", []), f"{where}.messaging")
             except ItemProblem as exc:
                 problems.append(exc)
                 continue
@@ -121,11 +144,13 @@ class MetaConnector:
                 for number, raw_item in enumerate(raw_items):
                     item = f"{where}.{field}[{number}]"
                     try:
-                        message = read(network, account, _object(raw_item, item), item)
+                        message = read(network, account, json_object(raw_item, item), item)
                     except ItemProblem as exc:
                         problems.append(exc)
                         continue
-                    if message is not None:
+                    if isinstance(message, str):
+                        messages.ignored[message] += 1
+                    else:
                         messages.append(message)
         if problems:
             # Even with no usable item left: Meta redelivers a refused body for hours and
@@ -143,8 +168,10 @@ class MetaConnector:
             raise ValueError("message has no Meta account")
         if message.kind is MessageKind.DIRECT:
             return self._plan_direct(message, decision, invite)
+        if message.kind is MessageKind.MENTION:
+            return _plan_mention(message, decision)
         if message.kind is not MessageKind.COMMENT:
-            raise ValueError("Meta messages are comments or direct messages")
+            raise ValueError("Meta messages are comments, mentions or direct messages")
 
         def action(kind: ActionKind, text: str | None = None) -> OutboundAction:
             return OutboundAction(
@@ -169,115 +196,129 @@ class MetaConnector:
     async def send(self, session: ClientSession, action: OutboundAction) -> None:
         """Perform one action; raises OutboundError on failure."""
         network, account = _account(action.account_id)
-        surface = _surface(network, action.kind)
         path, payload = _request(network, account, action)
+        what = f"{action.kind} on {_surface(network, action.kind)}"
+        await self._call(session, "POST", path, what, json=payload)
+
+    async def fetch_text(
+        self, session: ClientSession, message: InboundMessage
+    ) -> InboundMessage | None:
+        """A mention's text and author, read from Graph; None when it has none."""
+        network, account = _account(message.account_id)
+        if network != "ig" or message.kind is not MessageKind.MENTION:
+            return message
+        path, query = fetch_query(account, message)
+        return fetched(
+            message, await self._call(session, "GET", path, "mention fetch", params=query)
+        )
+
+    async def _call(
+        self,
+        session: ClientSession,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: object = None,
+    ) -> bytes:
+        """One Graph request; its body on success, OutboundError otherwise."""
         try:
-            async with session.post(
+            async with session.request(
+                method,
                 f"{self._graph_url}/{path}",
-                json=payload,
+                params=params,
+                json=json,
                 headers={"Authorization": f"Bearer {self._page_token}"},
                 timeout=self._timeout,
             ) as response:
-                if 200 <= response.status < 300:
-                    return
-                status = response.status
                 raw = await response.read()
+                status = response.status
         # `from None`: aiohttp errors keep the request, and with it the bearer token.
         except (aiohttp.ClientError, TimeoutError) as error:
-            detail = f"{action.kind} on {surface}: {type(error).__name__}"
-            raise OutboundError(None, retryable=True, detail=detail) from None
+            raise OutboundError(
+                None, retryable=True, detail=f"{what}: {type(error).__name__}"
+            ) from None
+        if 200 <= status < 300:
+            return raw
         code, transient = _graph_error(raw)
         retryable = status == 429 or status >= 500 or transient or code in _TRANSIENT_CODES
-        detail = f"{action.kind} on {surface}: HTTP {status}"
+        detail = f"{what}: HTTP {status}"
         if code is not None:
             detail += f", graph error {code}"
         raise OutboundError(status, retryable=retryable, detail=detail)
 
     def _change(
         self, network: Network, account: str, change: dict[str, object], where: str
-    ) -> InboundMessage | None:
-        """A public comment (or an edit of one) from one `changes` item, or None."""
+    ) -> InboundMessage | str:
+        """A public comment (or an edit of one, or a mention) from one `changes` item, or
+        the kind of change it is when it is not one to triage."""
         field = change.get("field")
         if network == "fb" and field == "feed":
-            value = _object(change.get("value"), f"{where}.value")
+            value = json_object(change.get("value"), f"{where}.value")
             # An edit is triaged again: it can add what must not stay public. Removals,
             # reactions and posts are not comments to triage.
-            verb = value.get("verb")
-            if value.get("item") != "comment" or verb not in ("add", "edited"):
-                return None
-            author = _object(value.get("from"), f"{where}.value.from")
-            author_id = _graph_id(author.get("id"), f"{where}.value.from.id")
+            verb, item = value.get("verb"), value.get("item")
+            if item in ("reaction", "like"):
+                return "reaction"
+            if item != "comment":
+                return "post"
+            if verb not in ("add", "edited"):
+                return "removal" if verb == "remove" else "comment_other"
+            author = json_object(value.get("from"), f"{where}.value.from")
+            author_id = graph_id(author.get("id"), f"{where}.value.from.id")
             if author_id in (account, self._page_id):
-                return None
-            text = _optional_str(value.get("message"), f"{where}.value.message")
+                return "own"
+            text = optional_str(value.get("message"), f"{where}.value.message")
             if not text:
-                return None  # a photo or sticker alone: nothing to read
-            return _message(
+                return "no_text"  # a photo or sticker alone: nothing to read
+            return meta_message(
                 where=where,
-                message_id=_graph_id(value.get("comment_id"), f"{where}.value.comment_id"),
+                message_id=graph_id(value.get("comment_id"), f"{where}.value.comment_id"),
                 kind=MessageKind.COMMENT,
                 author_id=author_id,
                 text=text,
-                thread_id=_graph_id(value.get("post_id"), f"{where}.value.post_id"),
+                thread_id=graph_id(value.get("post_id"), f"{where}.value.post_id"),
                 account_id=f"fb:{account}",
-                author_name=_optional_str(author.get("name"), f"{where}.value.from.name"),
+                author_name=optional_str(author.get("name"), f"{where}.value.from.name"),
                 edited=verb == "edited",
             )
         if network == "ig" and field in ("comments", "live_comments"):
-            value = _object(change.get("value"), f"{where}.value")
-            author = _object(value.get("from"), f"{where}.value.from")
-            author_id = _graph_id(author.get("id"), f"{where}.value.from.id")
+            value = json_object(change.get("value"), f"{where}.value")
+            author = json_object(value.get("from"), f"{where}.value.from")
+            author_id = graph_id(author.get("id"), f"{where}.value.from.id")
             if author_id == account:
-                return None
-            text = _optional_str(value.get("text"), f"{where}.value.text")
+                return "own"
+            text = optional_str(value.get("text"), f"{where}.value.text")
             if not text:
-                return None
-            media = _object(value.get("media"), f"{where}.value.media")
-            return _message(
+                return "no_text"
+            media = json_object(value.get("media"), f"{where}.value.media")
+            return meta_message(
                 where=where,
-                message_id=_graph_id(value.get("id"), f"{where}.value.id"),
+                message_id=graph_id(value.get("id"), f"{where}.value.id"),
                 kind=MessageKind.COMMENT,
                 author_id=author_id,
                 text=text,
-                thread_id=_graph_id(media.get("id"), f"{where}.value.media.id"),
+                thread_id=graph_id(media.get("id"), f"{where}.value.media.id"),
                 account_id=f"ig:{account}",
-                author_name=_optional_str(author.get("username"), f"{where}.value.from.username"),
+                author_name=optional_str(author.get("username"), f"{where}.value.from.username"),
             )
-        return None
+        if network == "ig" and field == "mentions":
+            return mention_item(account, json_object(change.get("value"), f"{where}.value"), where)
+        return "other_change"
 
     def _messaging(
         self, network: Network, account: str, event: dict[str, object], where: str
-    ) -> InboundMessage | None:
-        """A private message (or an edit of one) from one `messaging` event, or None for
-        echoes, receipts and such."""
-        # Messenger and Instagram send an edit as `message_edit` {mid, text, num_edit}.
-        name = "message_edit" if "message_edit" in event else "message"
-        if name not in event:
-            return None  # delivery, read, postback, reaction…
-        body = _object(event[name], f"{where}.{name}")
-        if body.get("is_echo") is True:
-            return None  # our own outgoing message, mirrored back
-        text = _optional_str(body.get("text"), f"{where}.{name}.text")
-        if not text:
-            return None  # attachments only
-        sender = _object(event.get("sender"), f"{where}.sender")
-        sender_id = _graph_id(sender.get("id"), f"{where}.sender.id")
-        if sender_id in (account, self._page_id):
-            return None
-        mid = body.get("mid")
-        if not isinstance(mid, str) or not mid:
-            reason = SkipReason.MISSING if mid is None else SkipReason.WRONG_TYPE
-            raise ItemProblem(f"{where}.{name}.mid", reason, "must be a non-empty string")
-        return _message(
-            where=where,
-            message_id=mid,
-            kind=MessageKind.DIRECT,
-            author_id=sender_id,
-            text=text,
-            thread_id=sender_id,
-            account_id=f"{network}:{account}",
-            author_name=None,
-            edited=name == "message_edit",
+    ) -> InboundMessage | str:
+        """A private message, edit, button or link from one `messaging` event, or the kind
+        of event it is (echo, receipt, reaction…) when it is not one to triage."""
+        return messaging_item(
+            network,
+            account,
+            event,
+            where,
+            ours=(self._page_id,),
+            get_started=self._get_started,
         )
 
     def _plan_direct(
@@ -300,6 +341,17 @@ class MetaConnector:
         ]
 
 
+def _plan_mention(message: InboundMessage, decision: Decision) -> list[OutboundAction]:
+    """A mention sits on someone else's media: it cannot be hidden and takes no private
+    reply. A safety reply and FAQ answers go under it; a neutral acknowledgement only when
+    it shows no one's health, since any answer there draws eyes to what it shows."""
+    if decision.reply is None or decision.action == "ignore":
+        return []
+    if decision.action == "escalate" and _carries_health_info(decision):
+        return []
+    return [mention_reply(message, decision.reply)]
+
+
 def _carries_health_info(decision: Decision) -> bool:
     """True when the decision found PHI or health details, so the comment must leave view."""
     return any(
@@ -311,7 +363,7 @@ def _carries_health_info(decision: Decision) -> bool:
 def _request(network: Network, account: str, action: OutboundAction) -> tuple[str, object]:
     """The Graph path (under graph_url) and JSON body for one action."""
     target = action.target_id
-    if _GRAPH_ID.fullmatch(target) is None:
+    if GRAPH_ID.fullmatch(target) is None:
         raise OutboundError(
             None, retryable=False, detail=f"{action.kind}: target is not a Graph id"
         )
@@ -328,6 +380,8 @@ def _request(network: Network, account: str, action: OutboundAction) -> tuple[st
             "recipient": {"comment_id": target},
             "message": {"text": text},
         }
+    if action.kind is ActionKind.MENTION_REPLY:
+        return mention_request(account, action, text)
     if action.kind is ActionKind.DIRECT:
         payload: dict[str, object] = {"recipient": {"id": target}, "message": {"text": text}}
         if network == "fb":
@@ -373,69 +427,3 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == name:
             return value
     return None
-
-
-def _message(
-    *,
-    where: str,
-    message_id: str,
-    kind: MessageKind,
-    author_id: str,
-    text: str,
-    thread_id: str,
-    account_id: str,
-    author_name: str | None,
-    edited: bool = False,
-) -> InboundMessage:
-    """An InboundMessage, with a validation error reduced to a message free of user text."""
-    try:
-        return InboundMessage(
-            platform=MetaConnector.platform,
-            message_id=message_id,
-            kind=kind,
-            author_id=author_id,
-            text=text,
-            thread_id=thread_id,
-            account_id=account_id,
-            author_name=author_name,
-            edited=edited,
-        )
-    except ValidationError as error:
-        fields = ", ".join(str(item["loc"][0]) for item in error.errors() if item["loc"])
-        raise ItemProblem(where, SkipReason.BAD_VALUE, f"fields out of range: {fields}") from None
-
-
-def _object(value: object, where: str) -> dict[str, object]:
-    """`value` as a JSON object, or ValueError naming where it was expected."""
-    if not isinstance(value, dict):
-        raise ItemProblem(where, _missing_or_wrong(value), "must be an object")
-    return value
-
-
-def _array(value: object, where: str) -> list[object]:
-    """`value` as a JSON array, or ValueError naming where it was expected."""
-    if not isinstance(value, list):
-        raise ItemProblem(where, _missing_or_wrong(value), "must be an array")
-    return value
-
-
-def _graph_id(value: object, where: str) -> str:
-    """A Graph id (Meta sends strings; a bare number is accepted), safe to put in a URL path."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str):
-        raise ItemProblem(where, _missing_or_wrong(value), "must be a Graph id")
-    if _GRAPH_ID.fullmatch(value) is None:
-        raise ItemProblem(where, SkipReason.BAD_VALUE, "must be a Graph id")
-    return value
-
-
-def _optional_str(value: object, where: str) -> str | None:
-    """`value` when it is a string or absent, else ValueError."""
-    if value is None or isinstance(value, str):
-        return value
-    raise ItemProblem(where, SkipReason.WRONG_TYPE, "must be a string")
-
-
-def _missing_or_wrong(value: object) -> SkipReason:
-    return SkipReason.MISSING if value is None else SkipReason.WRONG_TYPE

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import re
+from collections import Counter
 from collections.abc import Mapping
 
 from aiohttp import ClientError, ClientSession, ClientTimeout
@@ -18,6 +19,7 @@ from pydantic import Field, ValidationError
 
 from bot.connectors.base import (
     ActionKind,
+    Delivery,
     InboundMessage,
     ItemProblem,
     MessageKind,
@@ -32,6 +34,7 @@ from bot.connectors.x_activity import (
     XObject,
     activity_delivery,
     direct_message,
+    ignored_kind,
     item_problem,
 )
 from nlu.models import Decision, Signal
@@ -71,6 +74,45 @@ class _Payload(XObject):
     tweet_create_events: list[object] = Field(default_factory=list)
     direct_message_events: list[object] = Field(default_factory=list)
     users: dict[str, object] = Field(default_factory=dict)
+
+
+def _aaa_ignored(raw: dict[str, object], used: int) -> Counter[str]:
+    """What an Account Activity body held besides the mentions and DMs triaged: its other
+    `*_events` lists by name (follows, favorites, deletes, typing, reads…), and the posts
+    and DMs of ours or reposts among the triaged kinds."""
+    ignored: Counter[str] = Counter()
+    triaged = 0
+    for key, value in raw.items():
+        if not key.endswith("_events") or not isinstance(value, list):
+            continue
+        if key in ("tweet_create_events", "direct_message_events"):
+            triaged += len(value)
+        elif key in _AAA_KINDS:
+            ignored[key.removesuffix("_events")] += len(value)
+        else:
+            ignored["other_event"] += len(value)
+    if "user_event" in raw:  # a revocation
+        ignored["user_event"] += 1
+    if triaged > used:
+        ignored["own_or_repost"] += triaged - used
+    return ignored
+
+
+# The Account Activity API's other event lists (a fixed label set for the metric).
+_AAA_KINDS = frozenset(
+    {
+        "favorite_events",
+        "follow_events",
+        "unfollow_events",
+        "block_events",
+        "unblock_events",
+        "mute_events",
+        "unmute_events",
+        "tweet_delete_events",
+        "direct_message_indicate_typing_events",
+        "direct_message_mark_read_events",
+    }
+)
 
 
 def _sender_name(users: dict[str, object], sender: str) -> str | None:
@@ -152,9 +194,13 @@ class XConnector:
             raise ValueError(MALFORMED)
         # XAA wraps its one event in "data"; AAA has neither that key nor `event_type`.
         if "data" in raw or "event_type" in raw:
-            messages, problems = activity_delivery(raw, self.account_id, self.platform)
+            found, problems = activity_delivery(raw, self.account_id, self.platform)
+            messages = Delivery(found)
+            if not found and not problems:
+                messages.ignored[ignored_kind(raw)] += 1
         else:
-            messages, problems = self._account_activity(raw)
+            found, problems = self._account_activity(raw)
+            messages = Delivery(found, _aaa_ignored(raw, len(found) + len(problems)))
         if problems:
             raise PartlyMalformed(messages, problems)
         return messages

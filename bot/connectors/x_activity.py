@@ -244,6 +244,15 @@ def activity_messages(
     return [], []
 
 
+def ignored_kind(body: dict[str, object]) -> str:
+    """The kind an XAA body that held nothing to triage is counted as: its event type when
+    it is one X documents (a bounded label), else `other_event`."""
+    raw = body.get("data", body)
+    kind = raw.get("event_type") if isinstance(raw, dict) else None
+    known = {MENTION, REPLY, QUOTE, DM_RECEIVED, *_NOT_TRIAGED, *_NEEDS_ATTENTION}
+    return kind if isinstance(kind, str) and kind in known else "other_event"
+
+
 def _post_message(
     event: ActivityEvent, post: _Post, ours: set[str], account: str | None, platform: str
 ) -> InboundMessage | None:

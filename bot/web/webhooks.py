@@ -10,7 +10,7 @@ import logging
 from aiohttp import web
 
 from bot.appkeys import CIPHER, CONNECTORS, METRICS, REDIS, SETTINGS
-from bot.connectors.base import Connector, ItemProblem, PartlyMalformed
+from bot.connectors.base import Connector, ItemProblem, PartlyMalformed, ignored_kinds
 from bot.intake import record
 from bot.web.errors import problem
 
@@ -57,6 +57,9 @@ async def receive(request: web.Request) -> web.Response:
         )
     except ValueError as exc:
         raise problem(web.HTTPBadRequest, f"malformed webhook: {exc}") from None
+    # Items that are not for triage (echoes, receipts, reactions…) leave a count by kind.
+    for kind, count in ignored_kinds(messages).items():
+        metrics.webhook_items_ignored.labels(platform=platform, kind=kind).inc(count)
     new = 0
     for message in messages:
         is_new = await record(redis, cipher, message)

@@ -94,7 +94,9 @@ def apply_changes(content: FaqContent, changes: Changes) -> FaqContent:
             examples=tuple(dict.fromkeys([*kept, *added])),
             answer=changes.answers.get(key, intent.answer),
         )
-    return FaqContent(intents=intents, guards=content.guards, version="draft")
+    return FaqContent(
+        intents=intents, guards=content.guards, version="draft", welcome=content.welcome
+    )
 
 
 def make_version(

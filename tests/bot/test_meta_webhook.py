@@ -398,6 +398,19 @@ async def test_an_edit_that_changes_nothing_triaged_gets_no_second_reply(
     assert len(graph[0].to("c_typo")) == 1
 
 
+async def test_an_original_delivered_after_its_edit_gets_no_second_reply(
+    client: TestClient, graph: tuple[GraphApi, str]
+) -> None:
+    # Deliveries are not ordered: the edit, answered first, is the comment's latest text.
+    author = "77012"
+    edit = comment("c_late", "what are visiting hours on sunday?", author, verb="edited")
+    await post_meta(client, edit)
+    assert len(await settled(graph[0], "c_late", 1)) == 1
+    assert (await post_meta(client, comment("c_late", "visiting hours?", author)))["new"] == 1
+    await drained(client, graph[0], "c_after_late")
+    assert len(graph[0].to("c_late")) == 1
+
+
 async def test_an_edited_message_joins_its_open_case_marked_as_edited(
     client: TestClient, graph: tuple[GraphApi, str]
 ) -> None:

@@ -167,3 +167,17 @@ async def test_two_approvals_at_once_make_one_decision(store: FaqStore) -> None:
     assert sum(isinstance(r, FaqChangeError) for r in results) == 1
     decided = await store.draft(draft.id)
     assert decided.decided_by in ("carla", "dana")
+
+
+async def test_an_approved_version_keeps_the_welcome(
+    store: FaqStore, live_engine: TriageEngine
+) -> None:
+    draft = await store.propose("eddie", "new garage", change(answers={"parking": NEW_PARKING}))
+    await store.approve(draft.id, "carla")
+    state = await store.live_state()
+    assert state is not None
+    welcome = state.version.content().welcome
+    assert set(welcome) == {"en", "es"}
+    live_engine.use_live(state)
+    assert live_engine.answer_button("b", "faq/parking", "Parking") is not None
+    await store.rollback("carla")

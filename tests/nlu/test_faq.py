@@ -32,7 +32,9 @@ def test_demo_content_is_rasa_shaped() -> None:
     assert all(item["intent"].startswith("faq/") or item["intent"] in GUARD_CLASSES
                for item in nlu["nlu"])  # fmt: skip
     assert "faq" in domain["intents"]
-    assert all(key.startswith("utter_faq/") for key in domain["responses"])
+    assert all(
+        key.startswith("utter_faq/") or key == "utter_welcome" for key in domain["responses"]
+    )
 
 
 def test_version_changes_with_content(tmp_path: Path) -> None:

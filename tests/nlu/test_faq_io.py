@@ -140,7 +140,11 @@ def test_exported_files_are_rasa_shaped(tmp_path: Path) -> None:
     assert domain["version"] == "3.1"
     assert domain["intents"] == ["faq", *sorted(GUARD_CLASSES)]
     assert domain["slots"]["language"]["type"] == "categorical"
-    assert list(domain["responses"]) == [f"utter_faq/{key}" for key in sorted(content.intents)]
+    faq_names = [f"utter_faq/{key}" for key in sorted(content.intents)]
+    assert list(domain["responses"]) == [*faq_names, "utter_welcome"]
+    welcome = domain["responses"].pop("utter_welcome")
+    assert welcome[0] == {"text": content.welcome["en"]}
+    assert welcome[1]["condition"] == [{"type": "slot", "name": "language", "value": "es"}]
     for key, variants in domain["responses"].items():
         intent = content.intents[key.removeprefix("utter_faq/")]
         # The default answer first, then one variant per language on the `language` slot.

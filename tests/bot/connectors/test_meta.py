@@ -23,8 +23,10 @@ from bot.connectors.base import (
     MessageKind,
     OutboundAction,
     OutboundError,
+    ignored_kinds,
 )
 from bot.connectors.meta import MetaConnector
+from bot.connectors.meta_messaging import button_of
 from nlu.models import Decision, Entity
 from nlu.templates import EMERGENCY_REPLY, ESCALATION_ACK
 
@@ -684,3 +686,175 @@ async def test_unsendable_action_fails_without_calling_graph(
         await connector(graph.url).send(session, outbound)
     assert caught.value.retryable is False
     assert graph.requests == []
+
+
+# --- buttons, links and mentions -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "button"),
+    [
+        ("GET_STARTED", "welcome"),
+        ("GET_STARTED@es", "welcome@es"),
+        ("FAQ_PARKING", "faq/parking"),
+        ("FAQ_BILLING_INSURANCE@ES", "faq/billing_insurance@es"),
+        ("faq/visiting_hours@es", "faq/visiting_hours@es"),
+        ("faq/parking", "faq/parking"),
+        ("TALK_TO_NURSE", None),
+        ("faq/", None),
+        ("FAQ_PARKING@spanish", None),
+        ("user@example.org", None),
+    ],
+)
+def test_button_payload_convention(payload: str, button: str | None) -> None:
+    assert button_of(payload, "GET_STARTED") == button
+
+
+def test_get_started_postback_is_the_welcome_with_its_title() -> None:
+    [message] = connector().parse(fixture("messenger_postback_get_started.json"))
+    assert (message.kind, message.button, message.text) == (
+        MessageKind.DIRECT,
+        "welcome",
+        "Get Started",
+    )
+    assert message.message_id.startswith("m_PbGs")
+    assert message.author_id == "7301842265190011"
+
+
+def test_a_configured_get_started_payload_is_the_welcome() -> None:
+    body = fixture("messenger_postback_get_started.json").replace(b'"GET_STARTED"', b'"HELLO"')
+    meta = MetaConnector(APP_SECRET, PAGE_TOKEN, "https://g.example", get_started="HELLO")
+    assert [m.button for m in meta.parse(body)] == ["welcome"]
+
+
+def test_menu_postback_names_its_faq_intent() -> None:
+    [message] = connector().parse(fixture("messenger_postback_menu_faq.json"))
+    assert (message.button, message.text) == ("faq/parking", "Parking")
+
+
+def test_unknown_payload_is_triaged_by_its_title_or_counted_when_it_has_none() -> None:
+    messages = connector().parse(fixture("messenger_postback_unknown.json"))
+    assert [(m.button, m.text) for m in messages] == [(None, "Talk to a nurse")]
+    assert ignored_kinds(messages) == {"unknown_payload": 1}
+
+
+def test_quick_reply_carries_its_payload_and_its_text() -> None:
+    [message] = connector().parse(fixture("messenger_quick_reply.json"))
+    assert (message.button, message.text) == ("faq/visiting_hours@es", "Horario de visitas")
+
+
+def test_referral_link_is_the_welcome_unless_its_ref_names_an_faq() -> None:
+    messages = connector().parse(fixture("messenger_referral.json"))
+    assert [m.button for m in messages] == ["faq/directions", "welcome"]
+    # No mid in a referral: the sender and the time name it, so redeliveries dedupe.
+    assert messages[0].message_id == "referral-7301842265190015-1733414000006"
+    assert messages == connector().parse(fixture("messenger_referral.json"))
+
+
+def test_receipts_reactions_and_echoes_are_counted_by_kind() -> None:
+    messages = connector().parse(fixture("messenger_receipts_reactions.json"))
+    assert messages == []
+    assert ignored_kinds(messages) == {"delivery": 1, "read": 1, "reaction": 1, "echo": 1}
+
+
+def test_removals_reactions_posts_and_our_own_comments_are_counted_by_kind() -> None:
+    messages = connector().parse(fixture("feed_removals_reactions.json"))
+    assert messages == []
+    assert ignored_kinds(messages) == {"removal": 1, "reaction": 1, "post": 1, "own": 1}
+
+
+def test_instagram_mention_is_recorded_by_ids_to_be_fetched() -> None:
+    [comment] = connector().parse(fixture("instagram_mention_comment.json"))
+    [caption] = connector().parse(fixture("instagram_mention_caption.json"))
+    assert (comment.kind, comment.fetch, comment.text) == (MessageKind.MENTION, True, "")
+    assert (comment.message_id, comment.thread_id) == ("17890455612398765", "18011257736543210")
+    assert caption.message_id == caption.thread_id == "18027766554433221"
+    assert comment.account_id == f"ig:{IG_ID}"
+
+
+MENTION = InboundMessage(
+    platform="meta",
+    message_id="17890455612398765",
+    kind=MessageKind.MENTION,
+    author_id="rosa.m",
+    text="@riverside where do visitors park?",
+    thread_id="18011257736543210",
+    account_id=f"ig:{IG_ID}",
+)
+
+
+@pytest.mark.parametrize(
+    ("choice", "expected"),
+    [
+        pytest.param(
+            REPLY, [(ActionKind.MENTION_REPLY, MENTION.message_id, FAQ_PARKING)], id="faq"
+        ),
+        pytest.param(
+            EMERGENCY,
+            [(ActionKind.MENTION_REPLY, MENTION.message_id, EMERGENCY_REPLY)],
+            id="emergency",
+        ),
+        pytest.param(
+            ESCALATE_NO_PHI,
+            [(ActionKind.MENTION_REPLY, MENTION.message_id, ESCALATION_ACK)],
+            id="escalate",
+        ),
+        # Someone else's media: no hide, no private reply, and no answer beside the PHI.
+        pytest.param(ESCALATE_PHI, [], id="escalate-phi"),
+        pytest.param(IGNORE, [], id="ignore"),
+    ],
+)
+def test_plan_for_a_mention(
+    choice: Decision, expected: list[tuple[ActionKind, str, str | None]]
+) -> None:
+    actions = connector().plan(MENTION, choice, INVITE)
+    assert planned(actions) == expected
+    assert all(a.thread_id == MENTION.thread_id for a in actions)
+
+
+async def test_mention_reply_goes_to_the_mentions_edge(
+    graph: Graph, session: ClientSession
+) -> None:
+    [action_] = connector(graph.url).plan(MENTION, REPLY, None)
+    await connector(graph.url).send(session, action_)
+    caption = action_.model_copy(update={"target_id": MENTION.thread_id})
+    await connector(graph.url).send(session, caption)
+    assert [(r.path, r.json) for r in graph.requests] == [
+        (
+            f"/v21.0/{IG_ID}/mentions",
+            {
+                "media_id": MENTION.thread_id,
+                "comment_id": MENTION.message_id,
+                "message": FAQ_PARKING,
+            },
+        ),
+        (f"/v21.0/{IG_ID}/mentions", {"media_id": MENTION.thread_id, "message": FAQ_PARKING}),
+    ]
+
+
+async def test_mention_text_is_fetched_from_the_mentioned_comment_field(
+    session: ClientSession,
+) -> None:
+    seen: list[dict[str, str]] = []
+
+    async def read(request: web.Request) -> web.Response:
+        seen.append(dict(request.query))
+        if "mentioned_media" in request.query["fields"]:
+            return web.json_response({"mentioned_media": {"id": "1"}, "id": IG_ID})
+        found = {"text": "@riverside parking?", "username": "rosa.m", "id": "178"}
+        return web.json_response({"mentioned_comment": found, "id": IG_ID})
+
+    app = web.Application()
+    app.router.add_get("/v21.0/{tail:.*}", read)
+    async with TestServer(app) as server:
+        meta = connector(str(server.make_url("/v21.0")))
+        [mention] = meta.parse(fixture("instagram_mention_comment.json"))
+        found = await meta.fetch_text(session, mention)
+        [caption] = meta.parse(fixture("instagram_mention_caption.json"))
+        bare = await meta.fetch_text(session, caption)
+    assert found is not None
+    assert (found.text, found.author_id, found.fetch) == ("@riverside parking?", "rosa.m", False)
+    assert seen[0]["fields"] == (
+        "mentioned_comment.comment_id(17890455612398765){text,username,timestamp}"
+    )
+    assert bare is None  # a caption-less photo: nothing to triage

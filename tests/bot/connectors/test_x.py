@@ -26,6 +26,7 @@ from bot.connectors.base import (
     OutboundError,
     PartlyMalformed,
     SkipReason,
+    ignored_kinds,
 )
 from bot.connectors.x import XConnector
 from nlu.models import Decision
@@ -755,3 +756,15 @@ async def test_actions_x_cannot_perform_fail_without_a_request(
     assert not caught.value.retryable
     assert caught.value.status is None
     assert fake_x.requests == []
+
+
+def test_account_activity_events_not_triaged_are_counted_by_kind(connector: XConnector) -> None:
+    messages = connector.parse(fixture("batch.json"))
+    assert len(messages) == 2
+    # Our own posts and DMs, and a repost, besides a like and a typing indicator.
+    assert ignored_kinds(messages) == {
+        "own_or_repost": 3,
+        "favorite": 1,
+        "direct_message_indicate_typing": 1,
+    }
+    assert ignored_kinds(connector.parse(fixture("follow.json"))) == {"follow": 1}

@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from bot.connectors.base import InboundMessage, MessageKind, PartlyMalformed, SkipReason
+from bot.connectors.base import (
+    InboundMessage,
+    MessageKind,
+    PartlyMalformed,
+    SkipReason,
+    ignored_kinds,
+)
 from bot.connectors.x import XConnector
 
 FIXTURES = Path(__file__).resolve().parents[3] / "bot" / "connectors" / "fixtures" / "x"
@@ -311,3 +317,27 @@ def test_oauth_revoke_and_post_delete_are_logged_not_errors(
         assert connector.parse(body(sample("post_delete.json"))) == []
     levels = {r.event_type: r.levelno for r in caplog.records}  # type: ignore[attr-defined]
     assert levels == {"oauth.revoke": logging.WARNING, "post.delete": logging.INFO}
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("post_create.json", "post.create"),
+        ("post_delete.json", "post.delete"),
+        ("dm_sent.json", "dm.sent"),
+        ("follow_follow.json", "follow.follow"),
+        ("oauth_revoke.json", "oauth.revoke"),
+    ],
+)
+def test_an_event_not_triaged_is_counted_by_its_type(
+    connector: XConnector, name: str, kind: str
+) -> None:
+    messages = connector.parse(body(sample(name)))
+    assert messages == []
+    assert ignored_kinds(messages) == {kind: 1}
+
+
+def test_an_unknown_event_type_is_counted_under_a_fixed_label(connector: XConnector) -> None:
+    delivery = sample("post_create.json")
+    delivery["data"]["event_type"] = "post.something.new"
+    assert ignored_kinds(connector.parse(body(delivery))) == {"other_event": 1}
