@@ -163,7 +163,8 @@ class Outbox:
                     unanswered=unanswered,
                 )
                 return
-            await asyncio.sleep(max(self.backoff_s * 2 ** (attempt - 1), error.retry_after_s or 0))
+            asked = min(error.retry_after_s or 0.0, MAX_PAUSE_S)
+            await asyncio.sleep(max(self.backoff_s * 2 ** (attempt - 1), asked))
 
     def _count(self, message: InboundMessage, action: OutboundAction, result: str) -> None:
         self.metrics.outbound.labels(

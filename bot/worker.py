@@ -13,6 +13,7 @@ the leases of the receipts it holds are renewed meanwhile, so no other worker ta
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -117,7 +118,8 @@ class Worker:
                     await asyncio.sleep(1)
             while self._acting:  # the caller bounds this wait (worker_drain_s)
                 await asyncio.wait(set(self._acting), timeout=self._renew_every_s())
-                await self._renew_leases()
+                with contextlib.suppress(RedisError):  # the lease still runs meanwhile
+                    await self._renew_leases()
         except asyncio.CancelledError:
             for task in self._acting:
                 task.cancel()
