@@ -1,13 +1,14 @@
 """A slow Graph API under steady webhook load: actions done twice, and how long actions wait.
 
 Starts `triagebot serve` as a child process (embedded Redis, one worker) against a local
-server playing the Graph API that carries every call out at once but answers a share of
-them (`--slow`, first tries only) after `--delay` seconds, past the bot's platform timeout.
+server playing the Graph API that answers a share of calls (`--slow`, first tries only)
+after `--delay` seconds, past the bot's platform timeout, having carried them out at once
+(`--done-at start`) or only just before that late answer (`--done-at end`).
 Sends signed comments at a fixed rate (routine questions and comments with PHI, each from
 its own author) and prints, once the platform has been quiet for a while:
 
     .venv/bin/python bench/slow_platform.py [--comments 60] [--rate 4] [--slow 0.1]
-        [--delay 12] [--timeout 10]
+        [--delay 12] [--timeout 10] [--done-at start|end]
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ class Graph:
     """Carries each POST out at once, answers a seeded share of first tries late, and
     answers read-backs from what it did."""
 
-    def __init__(self, slow: float, delay_s: float) -> None:
-        self.slow, self.delay_s = slow, delay_s
+    def __init__(self, slow: float, delay_s: float, done_at_end: bool) -> None:
+        self.slow, self.delay_s, self.done_at_end = slow, delay_s, done_at_end
         self.posts: list[tuple[float, str, str]] = []  # (time, comment, action path)
         self.hidden: set[str] = set()
         self.replies: dict[str, list[dict[str, object]]] = {}
@@ -65,6 +66,13 @@ class Graph:
         path = request.match_info["path"]
         body = await request.json()
         comment = body.get("recipient", {}).get("comment_id") or path.split("/")[0]
+        first = (comment, path) not in self.tried
+        self.tried.add((comment, path))
+        digest = hashlib.sha256(f"{comment}|{path}".encode()).digest()
+        late = first and digest[0] < 256 * self.slow
+        self.late += late
+        if late and self.done_at_end:
+            await asyncio.sleep(self.delay_s)
         self.posts.append((time.monotonic(), comment, path))
         if path == comment:
             self.hidden.add(comment)
@@ -74,11 +82,7 @@ class Graph:
             )
         else:
             self.privately.add(comment)
-        first = (comment, path) not in self.tried
-        self.tried.add((comment, path))
-        digest = hashlib.sha256(f"{comment}|{path}".encode()).digest()
-        if first and digest[0] < 256 * self.slow:
-            self.late += 1
+        if late and not self.done_at_end:
             await asyncio.sleep(self.delay_s)
         return web.json_response({"success": True})
 
@@ -108,7 +112,7 @@ def body_of(comment_id: str, text: str, author: str) -> bytes:
 
 
 async def run(args: argparse.Namespace) -> None:
-    graph = Graph(args.slow, args.delay)
+    graph = Graph(args.slow, args.delay, args.done_at == "end")
     app = web.Application()
     app.router.add_post("/v21.0/{path:.*}", graph.post)
     app.router.add_get("/v21.0/{path:.*}", graph.get)
@@ -185,7 +189,8 @@ async def run(args: argparse.Namespace) -> None:
     ]
     print(
         f"comments {args.comments} at {args.rate}/s; {len(calls)} actions, "
-        f"{graph.late} first tries answered after {args.delay} s (bot timeout {args.timeout} s)"
+        f"{graph.late} first tries answered after {args.delay} s (bot timeout {args.timeout} s), "
+        f"carried out at the {args.done_at}"
     )
     print(
         f"actions done twice: {sum(twice.values())} "
@@ -205,6 +210,7 @@ def main() -> None:
     parser.add_argument("--slow", type=float, default=0.1)
     parser.add_argument("--delay", type=float, default=12.0)
     parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument("--done-at", choices=["start", "end"], default="start")
     asyncio.run(run(parser.parse_args()))
 
 

@@ -78,6 +78,9 @@ class Outbox:
     concurrency: int = 4
     attempts: int = 5
     backoff_s: float = 0.5
+    # How long after an unanswered call it is read back: a platform slow to answer may be
+    # slow to carry the call out too, and a read-back too early would resend it.
+    settle_s: float = 0.0
     _gates: dict[tuple[str, str], _Gate] = field(default_factory=dict)
 
     def _gate(self, action: OutboundAction) -> _Gate:
@@ -164,7 +167,8 @@ class Outbox:
                 )
                 return
             asked = min(error.retry_after_s or 0.0, MAX_PAUSE_S)
-            await asyncio.sleep(max(self.backoff_s * 2 ** (attempt - 1), asked))
+            settle = self.settle_s if unanswered else 0.0
+            await asyncio.sleep(max(self.backoff_s * 2 ** (attempt - 1), asked, settle))
 
     def _count(self, message: InboundMessage, action: OutboundAction, result: str) -> None:
         self.metrics.outbound.labels(

@@ -61,7 +61,8 @@ class Settings(BaseSettings):
     outbound_attempts: int = Field(default=5, ge=1, le=20)
     # Platform calls in flight at once per platform account (actions of one message still
     # go one after another), and how long one may take before it counts as unanswered:
-    # an unanswered action is looked for on the platform before it is sent again.
+    # an unanswered action is looked for on the platform one more timeout later, before
+    # it is sent again.
     action_concurrency: int = Field(default=4, ge=1, le=64)
     platform_timeout_s: float = Field(default=10.0, gt=0, le=120)
 

@@ -304,6 +304,7 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
         cases=app[HANDOVER].cases,
         concurrency=settings.action_concurrency,
         attempts=settings.outbound_attempts,
+        settle_s=settings.platform_timeout_s,
     )
     workers = [
         Worker(
