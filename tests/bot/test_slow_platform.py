@@ -12,7 +12,7 @@ import hmac
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 from aiohttp import web
@@ -123,7 +123,7 @@ async def graph() -> AsyncIterator[tuple[SlowGraph, str]]:
 @contextlib.asynccontextmanager
 async def bot(
     tmp_path_factory: pytest.TempPathFactory, redis_url: str, graph_url: str, timeout_s: float
-) -> AsyncIterator[TestClient]:
+) -> AsyncIterator[TestClient[web.Request, web.Application]]:
     redis = Redis.from_url(redis_url)
     await redis.flushdb()
     await redis.aclose()
@@ -161,7 +161,9 @@ def comment(comment_id: str, text: str, author: str) -> bytes:
     return json.dumps({"object": "page", "entry": [entry]}).encode()
 
 
-async def post_comment(client: TestClient, comment_id: str, text: str, author: str) -> None:
+async def post_comment(
+    client: TestClient[web.Request, web.Application], comment_id: str, text: str, author: str
+) -> None:
     body = comment(comment_id, text, author)
     digest = hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
     headers = {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
@@ -169,7 +171,7 @@ async def post_comment(client: TestClient, comment_id: str, text: str, author: s
     assert response.status == 200
 
 
-async def states(redis_url: str, message_id: str, count: int) -> dict[bytes, bytes]:
+async def states(redis_url: str, message_id: str, count: int) -> dict[Any, Any]:
     """The message's action states once `count` of them are settled (bounded wait)."""
     redis = Redis.from_url(redis_url)
     try:
