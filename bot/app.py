@@ -134,6 +134,7 @@ def build_connectors(app: web.Application) -> dict[str, Connector]:
             graph_url=settings.meta_graph_url,
             page_id=settings.meta_page_id,
             get_started=settings.meta_get_started_payload,
+            timeout_s=settings.platform_timeout_s,
         )
     if settings.x_consumer_secret is not None:
         from bot.connectors.x import XConnector
@@ -145,6 +146,7 @@ def build_connectors(app: web.Application) -> dict[str, Connector]:
             else "",
             api_url=settings.x_api_url,
             account_id=settings.x_account_id,
+            timeout_s=settings.platform_timeout_s,
         )
     return connectors
 

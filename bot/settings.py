@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=0, le=32)
     worker_lease_s: float = Field(default=30.0, gt=0, le=3600)
     outbound_attempts: int = Field(default=5, ge=1, le=20)
+    # Platform calls in flight at once per platform account (actions of one message still
+    # go one after another), and how long one may take before it counts as unanswered:
+    # an unanswered action is looked for on the platform one more timeout later, before
+    # it is sent again.
+    action_concurrency: int = Field(default=4, ge=1, le=64)
+    platform_timeout_s: float = Field(default=10.0, gt=0, le=120)
 
     # NLU
     nlu: Literal["builtin", "rasa"] = "builtin"

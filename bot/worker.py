@@ -4,11 +4,16 @@ Each receipt is read through a Redis Streams consumer group. A worker that dies 
 its receipts pending; after the lease any worker reclaims them (XAUTOCLAIM). The first
 Decision stored for a message wins, and every outbound action is marked before it is
 sent, so a redelivery or a reclaim never produces a second public reply.
+
+A receipt is acknowledged once its message's actions are done (bot/outbox.py). Those run
+in a task per message, so a worker reads on while a slow platform call is pending, and
+the leases of the receipts it holds are renewed meanwhile, so no other worker takes them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -16,7 +21,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from aiohttp import ClientSession, web
+from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
@@ -26,15 +31,15 @@ from bot.connectors.base import (
     Connector,
     FetchesText,
     InboundMessage,
-    OutboundAction,
     OutboundError,
 )
 from bot.intake import open_payload
 from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
 from bot.outages import Episodes, storage_failure
+from bot.outbox import Outbox
 from bot.shutdown import ended, stop_tasks, worker_drain_s
-from bot.triage import Triage
+from bot.triage import Triage, Triaged
 from escalation import keys
 from escalation.crypto import Cipher, CryptoError
 from escalation.handover import Handover
@@ -55,8 +60,8 @@ class WorkerConfig:
     batch: int = 32
     lease_ms: int = 30_000
     block_ms: int = 1_000
-    attempts: int = 5
-    backoff_s: float = 0.5
+    # Messages whose actions may be under way at once; past it the worker reads no more.
+    in_flight: int = 64
 
 
 _Entry = tuple[bytes, dict[bytes, bytes]]
@@ -77,18 +82,21 @@ class Worker:
         redis: Redis,
         cipher: Cipher,
         connectors: Mapping[str, Connector],
-        session: ClientSession,
+        outbox: Outbox,
         pool: NlpPool,
         metrics: Metrics,
         config: WorkerConfig,
         handover: Handover,
     ) -> None:
         self.redis, self.cipher = redis, cipher
-        self.connectors, self.session, self.pool = connectors, session, pool
+        self.connectors, self.outbox, self.pool = connectors, outbox, pool
         self.metrics, self.config, self.handover = metrics, config, handover
         self.triage = Triage(redis, handover, metrics, pool.triage_each, self._press)
         # Receipts read and not yet acknowledged: handed back if the worker is cancelled.
         self._held: set[bytes] = set()
+        # One task per message whose actions are under way.
+        self._acting: set[asyncio.Task[None]] = set()
+        self._renewed_at = 0.0
         self._outages = Episodes(log)
 
     async def ensure_group(self) -> None:
@@ -100,58 +108,101 @@ class Worker:
                 raise
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Work until `stop` is set; errors are logged and retried, never fatal."""
+        """Work until `stop` is set, then let the actions under way finish; errors are
+        logged and retried, never fatal. Cancelled, it hands back what it holds."""
         await self.ensure_group()
-        while not stop.is_set():
-            try:
-                await self.step()
-            except asyncio.CancelledError:
-                raise
-            except RedisError as exc:
-                if storage_failure(exc) is None:
+        try:
+            while not stop.is_set():
+                try:
+                    await self.step()
+                except asyncio.CancelledError:
+                    raise
+                except RedisError as exc:
+                    self._failed(exc)
+                    await asyncio.sleep(1)
+                except Exception:
                     log.exception("worker step failed", extra={"worker": self.config.name})
-                else:  # an outage: one line for it, not one a second
-                    self._outages.occurred(
-                        type(exc).__name__,
-                        "worker waits for redis (logged once an episode)",
-                        worker=self.config.name,
-                    )
-                await asyncio.sleep(1)
-            except Exception:
-                log.exception("worker step failed", extra={"worker": self.config.name})
-                await asyncio.sleep(1)
+                    await asyncio.sleep(1)
+            while self._acting:  # the caller bounds this wait (worker_drain_s)
+                await asyncio.wait(set(self._acting), timeout=self._renew_every_s())
+                with contextlib.suppress(RedisError):  # the lease still runs meanwhile
+                    await self._renew_leases()
+        except asyncio.CancelledError:
+            for task in self._acting:
+                task.cancel()
+            if self._acting:
+                await asyncio.wait(set(self._acting), timeout=HAND_BACK_S)
+            await self.hand_back()
+            raise
+
+    def _failed(self, exc: RedisError) -> None:
+        if storage_failure(exc) is None:
+            log.error("worker step failed", exc_info=exc, extra={"worker": self.config.name})
+        else:  # an outage: one line for it, not one a second
+            self._outages.occurred(
+                type(exc).__name__,
+                "worker waits for redis (logged once an episode)",
+                worker=self.config.name,
+            )
 
     async def step(self) -> int:
-        """Reclaim expired leases, read new receipts, process them; returns how many."""
+        """Reclaim expired leases, read new receipts, triage them and start their actions;
+        returns how many were started."""
         cfg = self.config
+        await self._renew_leases()
+        room = min(cfg.batch, cfg.in_flight - len(self._acting))
+        if room <= 0:  # as many messages under way as allowed: wait for one to finish
+            await asyncio.wait(
+                set(self._acting),
+                timeout=self._renew_every_s(),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            return 0
         claimed = await self.redis.xautoclaim(
-            keys.INBOX, keys.INBOX_GROUP, cfg.name, cfg.lease_ms, "0-0", count=cfg.batch
+            keys.INBOX, keys.INBOX_GROUP, cfg.name, cfg.lease_ms, "0-0", count=room
         )
-        entries = list(claimed[1])
-        if len(entries) < cfg.batch:
+        # Our own receipts under way are renewed, never expired; skipped all the same.
+        entries = [e for e in claimed[1] if e[0] not in self._held]
+        if len(entries) < room:
             fresh = await self.redis.xreadgroup(
                 keys.INBOX_GROUP,
                 cfg.name,
                 {keys.INBOX: ">"},
-                count=cfg.batch - len(entries),
+                count=room - len(entries),
                 block=None if entries else cfg.block_ms,
             )
             streams = cast(list[tuple[bytes, list[_Entry]]], fresh or [])
             for _, stream_entries in streams:
                 entries.extend(stream_entries)
         self._held.update(entry_id for entry_id, _ in entries)
-        try:
-            receipts = []
-            for entry in entries:
-                receipt = await self._open(entry)
-                if receipt is not None:
-                    receipts.append(receipt)
-            if receipts:
-                await self._process(receipts)
-        except asyncio.CancelledError:
-            await self.hand_back()
-            raise
+        receipts = []
+        for entry in entries:
+            receipt = await self._open(entry)
+            if receipt is not None:
+                receipts.append(receipt)
+        if receipts:
+            await self._process(receipts)
         return len(receipts)
+
+    async def acted(self) -> None:
+        """Wait until the actions of every message started so far are done."""
+        while self._acting:
+            await asyncio.wait(set(self._acting))
+
+    def _renew_every_s(self) -> float:
+        return self.config.lease_ms / 3000
+
+    async def _renew_leases(self) -> None:
+        """Reset the idle time of the receipts still held (XCLAIM to ourselves), so a slow
+        platform call does not let another worker take them over as abandoned."""
+        loop = asyncio.get_running_loop()
+        held: list[Any] = sorted(self._held)
+        if not held or loop.time() - self._renewed_at < self._renew_every_s():
+            return
+        self._renewed_at = loop.time()
+        await self.redis.xclaim(
+            keys.INBOX, keys.INBOX_GROUP, self.config.name, 0, held, justid=True
+        )
 
     async def hand_back(self) -> None:
         """Make the receipts this worker holds claimable by any worker now, not after the
@@ -206,7 +257,7 @@ class Worker:
                 ready.append(receipt)
                 continue
             try:
-                found = await connector.fetch_text(self.session, message)
+                found = await connector.fetch_text(self.outbox.session, message)
             except OutboundError as exc:
                 if exc.retryable:
                     self._held.discard(receipt.entry_id)  # reclaimed after the lease
@@ -236,64 +287,36 @@ class Worker:
                 # lease and tried again, and the others in the batch go on meanwhile.
                 self._held.discard(receipt.entry_id)
                 continue
-            message, decision = done.message, done.decision
-            connector = self.connectors.get(message.platform)
+            task = asyncio.create_task(self._act(receipt, done))
+            self._acting.add(task)
+            task.add_done_callback(self._acting.discard)
+
+    async def _act(self, receipt: _Receipt, done: Triaged) -> None:
+        """Send one message's actions in order, then acknowledge its receipt."""
+        message, decision = done.message, done.decision
+        connector = self.connectors.get(message.platform)
+        try:
             # In a conversation staff own, the bot stays quiet except for safety replies.
             if connector is not None and (not done.routed.quiet or decision.action == "emergency"):
                 planned = connector.plan(message, decision, done.routed.invite)
                 if done.unchanged:
                     # An edit that changes nothing triaged says nothing new; a hide holds.
                     planned = [a for a in planned if a.kind is ActionKind.HIDE]
-                for index, action in enumerate(planned):
-                    await self._act(connector, message, index, action)
+                await self.outbox.deliver(connector, message, planned)
             await self._ack(receipt.entry_id)
-
-    async def _act(
-        self, connector: Connector, message: InboundMessage, index: int, action: OutboundAction
-    ) -> None:
-        """Send one action at most once, retrying 429/5xx with exponential backoff."""
-        state_key = keys.actions(message.platform, message.dedupe_id)
-        if not await self.redis.hsetnx(state_key, str(index), "pending"):
-            return  # marked by an earlier attempt: never send twice
-        await self.redis.expire(state_key, keys.DEDUPE_TTL_S)
-        cfg = self.config
-        for attempt in range(1, cfg.attempts + 1):
-            try:
-                await connector.send(self.session, action)
-            except OutboundError as exc:
-                self.metrics.outbound.labels(
-                    platform=message.platform, kind=action.kind, result="error"
-                ).inc()
-                if exc.retryable and attempt < cfg.attempts:
-                    await asyncio.sleep(cfg.backoff_s * 2 ** (attempt - 1))
-                    continue
-                await self.redis.hset(state_key, str(index), f"failed:{exc.status}")
-                case_id = await self.handover.cases.case_of_message(
-                    message.platform, message.dedupe_id
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # Left pending and no longer renewed: reclaimed after the lease, where the
+            # actions marked already are not sent again.
+            self._held.discard(receipt.entry_id)
+            if isinstance(exc, RedisError):
+                self._failed(exc)
+            else:
+                log.exception(
+                    "acting on a message failed",
+                    extra={"worker": self.config.name, "message_id": message.message_id},
                 )
-                if case_id is not None:  # staff see it where they work
-                    await self.handover.cases.note(
-                        case_id,
-                        "triagebot",
-                        f"Could not {action.kind} on {message.platform} "
-                        f"(status {exc.status}, {attempt} attempts).",
-                    )
-                log.warning(
-                    "outbound action failed",
-                    extra={
-                        "platform": message.platform,
-                        "message_id": message.message_id,
-                        "kind": str(action.kind),
-                        "status": exc.status,
-                        "attempts": attempt,
-                    },
-                )
-                return
-            self.metrics.outbound.labels(
-                platform=message.platform, kind=action.kind, result="sent"
-            ).inc()
-            await self.redis.hset(state_key, str(index), "sent")
-            return
 
     async def _ack(self, entry_id: bytes) -> None:
         # Acknowledge and delete: the encrypted receipt is not kept once handled.
@@ -320,19 +343,28 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
     connectors: dict[str, Connector] = app[CONNECTORS]
     stop = asyncio.Event()
     app[INTAKE_STOP] = stop
+    # One outbox for all the process's workers: the bound on calls per account is theirs.
+    outbox = Outbox(
+        redis=app[REDIS],
+        session=app[HTTP],
+        metrics=app[METRICS],
+        cases=app[HANDOVER].cases,
+        concurrency=settings.action_concurrency,
+        attempts=settings.outbound_attempts,
+        settle_s=settings.platform_timeout_s,
+    )
     workers = [
         Worker(
             redis=app[REDIS],
             cipher=app[CIPHER],
             connectors=connectors,
-            session=app[HTTP],
+            outbox=outbox,
             pool=app[NLP_POOL],
             metrics=app[METRICS],
             handover=app[HANDOVER],
             config=WorkerConfig(
                 name=f"{socket.gethostname()}:{os.getpid()}:{n}",
                 lease_ms=int(settings.worker_lease_s * 1000),
-                attempts=settings.outbound_attempts,
             ),
         )
         for n in range(settings.workers)

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from aiohttp import ClientSession
+from aiohttp import ClientConnectorError, ClientSession, ConnectionTimeoutError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nlu.models import Decision
@@ -140,15 +140,48 @@ class OutboundAction(BaseModel):
     text: str | None = None
     account_id: str | None = None
     thread_id: str | None = None  # the post or media the target belongs to, where needed
+    # The emergency safety reply: when a timed-out send cannot be confirmed either way it
+    # is sent again, since a missing safety reply is worse than a second one.
+    safety: bool = False
 
 
 class OutboundError(Exception):
-    """A platform call failed; `retryable` for 429 and 5xx, not for 4xx."""
+    """A platform call failed; `retryable` for 429 and 5xx, not for 4xx.
 
-    def __init__(self, status: int | None, retryable: bool, detail: str) -> None:
+    `uncertain`: the request went out and no answer came back (a timeout, a connection
+    dropped after sending), so the platform may have carried it out; look before resending.
+    `retry_after_s`: how long the platform asked us to wait (429, throttling), if it said.
+    """
+
+    def __init__(
+        self,
+        status: int | None,
+        retryable: bool,
+        detail: str,
+        *,
+        uncertain: bool = False,
+        retry_after_s: float | None = None,
+    ) -> None:
         super().__init__(f"{status}: {detail}")
         self.status = status
         self.retryable = retryable
+        self.uncertain = uncertain
+        self.retry_after_s = retry_after_s
+
+
+def maybe_sent(error: BaseException) -> bool:
+    """Whether a call that raised `error` may have reached the platform: False only when no
+    connection was ever made; a timeout or a drop after that may follow a done action."""
+    return not isinstance(error, ClientConnectorError | ConnectionTimeoutError)
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a `Retry-After` header in its delta-seconds form, else None."""
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None  # the HTTP-date form: our backoff applies instead
+    return seconds if seconds is not None and 0 <= seconds < 86_400 else None
 
 
 @runtime_checkable
@@ -186,4 +219,9 @@ class Connector(Protocol):
 
     async def send(self, session: ClientSession, action: OutboundAction) -> None:
         """Perform one action; raises OutboundError on failure."""
+        ...
+
+    async def confirm(self, session: ClientSession, action: OutboundAction) -> bool | None:
+        """Read back whether an action whose send went unanswered was carried out: True
+        (done), False (not done), None (the platform cannot tell us, or did not answer)."""
         ...

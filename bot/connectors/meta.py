@@ -27,6 +27,8 @@ from bot.connectors.base import (
     OutboundAction,
     OutboundError,
     PartlyMalformed,
+    maybe_sent,
+    retry_after,
 )
 from bot.connectors.meta_items import (
     GRAPH_ID,
@@ -173,13 +175,16 @@ class MetaConnector:
         if message.kind is not MessageKind.COMMENT:
             raise ValueError("Meta messages are comments, mentions or direct messages")
 
-        def action(kind: ActionKind, text: str | None = None) -> OutboundAction:
+        def action(
+            kind: ActionKind, text: str | None = None, safety: bool = False
+        ) -> OutboundAction:
             return OutboundAction(
                 kind=kind,
                 platform=self.platform,
                 target_id=message.message_id,
                 text=text,
                 account_id=message.account_id,
+                safety=safety,
             )
 
         if decision.action == "ignore":
@@ -188,7 +193,9 @@ class MetaConnector:
         if decision.action in ("escalate", "emergency") and _carries_health_info(decision):
             actions.append(action(ActionKind.HIDE))
         if decision.reply is not None:
-            actions.append(action(ActionKind.REPLY, decision.reply))
+            actions.append(
+                action(ActionKind.REPLY, decision.reply, safety=decision.action == "emergency")
+            )
         if decision.action in ("escalate", "emergency") and invite is not None:
             actions.append(action(ActionKind.PRIVATE_REPLY, invite))
         return actions
@@ -234,10 +241,16 @@ class MetaConnector:
             ) as response:
                 raw = await response.read()
                 status = response.status
+                wait = retry_after(response.headers.get("Retry-After")) or _regain_access_s(
+                    response.headers.get("X-Business-Use-Case-Usage")
+                )
         # `from None`: aiohttp errors keep the request, and with it the bearer token.
         except (aiohttp.ClientError, TimeoutError) as error:
             raise OutboundError(
-                None, retryable=True, detail=f"{what}: {type(error).__name__}"
+                None,
+                retryable=True,
+                detail=f"{what}: {type(error).__name__}",
+                uncertain=maybe_sent(error),
             ) from None
         if 200 <= status < 300:
             return raw
@@ -246,7 +259,72 @@ class MetaConnector:
         detail = f"{what}: HTTP {status}"
         if code is not None:
             detail += f", graph error {code}"
-        raise OutboundError(status, retryable=retryable, detail=detail)
+        raise OutboundError(status, retryable=retryable, detail=detail, retry_after_s=wait)
+
+    async def confirm(self, session: ClientSession, action: OutboundAction) -> bool | None:
+        """Read back whether an unanswered action was carried out (None: cannot tell).
+
+        A hide: the comment's hidden flag. A public reply: a reply from our account with
+        our text among the comment's latest replies. A Facebook private reply: Meta allows
+        one per comment, so `can_reply_privately` turns false once it is sent; Instagram
+        has no such field (None: a resend is refused by Meta rather than delivered twice).
+        A private message: the conversation's latest messages.
+        """
+        network, account = _account(action.account_id)
+        target = action.target_id
+        if GRAPH_ID.fullmatch(target) is None:
+            return None
+        kind, text = action.kind, (action.text or "").strip()
+        if kind is ActionKind.HIDE:
+            field = "hidden" if network == "ig" else "is_hidden"
+            node = await self._read(session, target, {"fields": field})
+            hidden = node.get(field) if node is not None else None
+            return hidden if isinstance(hidden, bool) else None
+        if kind is ActionKind.REPLY:
+            edge, body = ("replies", "text") if network == "ig" else ("comments", "message")
+            query = {"fields": f"from,{body}", "limit": "50"}
+            if network == "fb":
+                query["order"] = "reverse_chronological"
+            node = await self._read(session, f"{target}/{edge}", query)
+            if node is None:
+                return None
+            return any(_ours(item, account, body, text) for item in _data(node))
+        if kind is ActionKind.PRIVATE_REPLY and network == "fb":
+            node = await self._read(session, target, {"fields": "can_reply_privately"})
+            can = node.get("can_reply_privately") if node is not None else None
+            return (not can) if isinstance(can, bool) else None
+        if kind is ActionKind.DIRECT:
+            query = {"user_id": target, "fields": "messages.limit(20){message,from}"}
+            if network == "ig":
+                query["platform"] = "instagram"
+            node = await self._read(session, f"{account}/conversations", query)
+            if node is None:
+                return None
+            messages = [
+                item
+                for conversation in _data(node)
+                for item in _data(_as_object(conversation.get("messages")))
+            ]
+            return any(_ours(item, account, "message", text) for item in messages)
+        return None
+
+    async def _read(
+        self, session: ClientSession, path: str, query: dict[str, str]
+    ) -> dict[str, object] | None:
+        """A Graph GET as a JSON object, or None on any failure (a read-back is advisory)."""
+        try:
+            async with session.get(
+                f"{self._graph_url}/{path}",
+                params=query,
+                headers={"Authorization": f"Bearer {self._page_token}"},
+                timeout=self._timeout,
+            ) as response:
+                if response.status != 200:
+                    return None
+                payload: object = json.loads(await response.read())
+        except (aiohttp.ClientError, TimeoutError, ValueError, RecursionError):
+            return None
+        return payload if isinstance(payload, dict) else None
 
     def _change(
         self, network: Network, account: str, change: dict[str, object], where: str
@@ -337,6 +415,7 @@ class MetaConnector:
                 target_id=message.author_id,
                 text=text,
                 account_id=message.account_id,
+                safety=decision.action == "emergency",  # its text is the safety reply
             )
         ]
 
@@ -349,7 +428,43 @@ def _plan_mention(message: InboundMessage, decision: Decision) -> list[OutboundA
         return []
     if decision.action == "escalate" and _carries_health_info(decision):
         return []
-    return [mention_reply(message, decision.reply)]
+    reply = mention_reply(message, decision.reply)
+    return [reply.model_copy(update={"safety": decision.action == "emergency"})]
+
+
+def _data(node: dict[str, object]) -> list[dict[str, object]]:
+    """The objects of a Graph list's `data`."""
+    items = node.get("data")
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _as_object(value: object) -> dict[str, object]:
+    return value if isinstance(value, dict) else {}
+
+
+def _ours(item: dict[str, object], account: str, field: str, text: str) -> bool:
+    """True when a read-back comment or message is ours and says `text`."""
+    author = _as_object(item.get("from")).get("id")
+    said = item.get(field)
+    return author == account and isinstance(said, str) and said.strip() == text
+
+
+def _regain_access_s(header: str | None) -> float | None:
+    """Seconds until Graph lifts a throttle, from `X-Business-Use-Case-Usage`
+    (`estimated_time_to_regain_access`, in minutes), when it says."""
+    try:
+        usage: object = json.loads(header) if header else None
+    except (ValueError, RecursionError):
+        return None
+    minutes = [
+        entry.get("estimated_time_to_regain_access")
+        for entries in (usage.values() if isinstance(usage, dict) else ())
+        if isinstance(entries, list)
+        for entry in entries
+        if isinstance(entry, dict)
+    ]
+    waits = [m for m in minutes if isinstance(m, int | float) and not isinstance(m, bool) and m > 0]
+    return 60.0 * max(waits) if waits else None
 
 
 def _carries_health_info(decision: Decision) -> bool:

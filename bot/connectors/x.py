@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import re
+import time
 from collections import Counter
 from collections.abc import Mapping
 
@@ -26,6 +27,8 @@ from bot.connectors.base import (
     OutboundAction,
     OutboundError,
     PartlyMalformed,
+    maybe_sent,
+    retry_after,
 )
 from bot.connectors.x_activity import (
     MALFORMED,
@@ -121,6 +124,31 @@ def _sender_name(users: dict[str, object], sender: str) -> str | None:
         return _DirectMessageUser.model_validate(users.get(sender)).screen_name
     except ValidationError:
         return None
+
+
+_URL = re.compile(r"https?://\S+")
+
+
+def _comparable(text: str) -> str:
+    """A DM text as X stores it, roughly: links shortened (any link reads the same)."""
+    return " ".join(_URL.sub("<link>", text).split())
+
+
+def _items(page: dict[str, object]) -> list[dict[str, object]]:
+    return [item for item in _list(page.get("data")) if isinstance(item, dict)]
+
+
+def _list(value: object) -> list[object]:
+    return value if isinstance(value, list) else []
+
+
+def _until_reset(header: str | None) -> float | None:
+    """Seconds until `x-rate-limit-reset` (epoch seconds), when X sent one."""
+    try:
+        reset = float(header) if header is not None else None
+    except ValueError:
+        return None
+    return min(max(reset - time.time(), 0.0), 900.0) if reset is not None else None
 
 
 def _signature(secret: str, data: bytes) -> bytes:
@@ -275,7 +303,13 @@ class XConnector:
         self, message: InboundMessage, decision: Decision, invite: str | None
     ) -> list[OutboundAction]:
         reply = (
-            self._action(ActionKind.REPLY, message, message.message_id, decision.reply)
+            self._action(
+                ActionKind.REPLY,
+                message,
+                message.message_id,
+                decision.reply,
+                safety=decision.action == "emergency",
+            )
             if decision.reply is not None
             else None
         )
@@ -310,13 +344,25 @@ class XConnector:
         else:
             texts = [decision.reply]
         return [
-            self._action(ActionKind.DIRECT, message, message.author_id, text)
+            self._action(
+                ActionKind.DIRECT,
+                message,
+                message.author_id,
+                text,
+                safety=decision.action == "emergency" and text == decision.reply,
+            )
             for text in texts
             if text is not None
         ]
 
     def _action(
-        self, kind: ActionKind, message: InboundMessage, target_id: str, text: str | None = None
+        self,
+        kind: ActionKind,
+        message: InboundMessage,
+        target_id: str,
+        text: str | None = None,
+        *,
+        safety: bool = False,
     ) -> OutboundAction:
         return OutboundAction(
             kind=kind,
@@ -324,6 +370,7 @@ class XConnector:
             target_id=target_id,
             text=text,
             account_id=message.account_id,
+            safety=safety,
         )
 
     async def send(self, session: ClientSession, action: OutboundAction) -> None:
@@ -340,10 +387,16 @@ class XConnector:
                 allow_redirects=False,
             ) as response:
                 status = response.status
+                wait = retry_after(response.headers.get("Retry-After"))
+                if status == 429 and wait is None:
+                    wait = _until_reset(response.headers.get("x-rate-limit-reset"))
         except (ClientError, TimeoutError) as exc:
             # `from None`: aiohttp's message is not ours to vouch for in logs.
             raise OutboundError(
-                None, retryable=True, detail=f"X {action.kind} failed: {type(exc).__name__}"
+                None,
+                retryable=True,
+                detail=f"X {action.kind} failed: {type(exc).__name__}",
+                uncertain=maybe_sent(exc),
             ) from None
         if 200 <= status < 300:
             return
@@ -351,7 +404,76 @@ class XConnector:
             status,
             retryable=status == 429 or status >= 500,
             detail=f"X {action.kind} returned HTTP {status}",
+            retry_after_s=wait,
         )
+
+    async def confirm(self, session: ClientSession, action: OutboundAction) -> bool | None:
+        """Read back whether an unanswered action was carried out (None: cannot tell).
+
+        X has no idempotency key for posts or DMs. A reply: our account's latest posts,
+        one replying to the mention (we post one public reply per mention; X rewrites
+        links and may prefix mentions, so the text is not compared). A DM: the
+        conversation's latest events, one from us with our text (links compared as links).
+        A hide: X shows the flag to no read, but hiding again is harmless (None).
+        """
+        account = action.account_id or self.account_id
+        target = action.target_id
+        if account is None or not _ID.fullmatch(account) or not _ID.fullmatch(target):
+            return None
+        if action.kind is ActionKind.REPLY:
+            page = await self._read(
+                session,
+                f"/users/{account}/tweets",
+                {"max_results": "20", "tweet.fields": "referenced_tweets"},
+            )
+            if page is None:
+                return None
+            return any(
+                isinstance(ref, dict)
+                and ref.get("type") == "replied_to"
+                and ref.get("id") == target
+                for tweet in _items(page)
+                for ref in _list(tweet.get("referenced_tweets"))
+            )
+        if action.kind is ActionKind.DIRECT:
+            page = await self._read(
+                session,
+                f"/dm_conversations/with/{target}/dm_events",
+                {
+                    "max_results": "20",
+                    "event_types": "MessageCreate",
+                    "dm_event.fields": "sender_id,text",
+                },
+            )
+            if page is None:
+                return None
+            ours = _comparable(action.text or "")
+            return any(
+                event.get("sender_id") == account
+                and isinstance(event.get("text"), str)
+                and _comparable(str(event["text"])) == ours
+                for event in _items(page)
+            )
+        return None
+
+    async def _read(
+        self, session: ClientSession, path: str, query: dict[str, str]
+    ) -> dict[str, object] | None:
+        """An API GET as a JSON object, or None on any failure (a read-back is advisory)."""
+        try:
+            async with session.get(
+                self._api_url + path,
+                params=query,
+                headers={"Authorization": f"Bearer {self._bearer_token}"},
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as response:
+                if response.status != 200:
+                    return None
+                payload: object = json.loads(await response.read())
+        except (ClientError, TimeoutError, ValueError, RecursionError):
+            return None
+        return payload if isinstance(payload, dict) else None
 
     def _request(self, action: OutboundAction) -> tuple[str, str, dict[str, object]]:
         """Method, path and JSON body for an action; OutboundError when X cannot do it."""

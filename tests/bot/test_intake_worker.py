@@ -13,6 +13,7 @@ from bot.connectors.base import InboundMessage, MessageKind
 from bot.intake import open_payload, record
 from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
+from bot.outbox import Outbox
 from bot.worker import Worker, WorkerConfig
 from escalation import keys
 from escalation.cases import CaseStore
@@ -44,16 +45,17 @@ def message(message_id: str, text: str = SECRET_TEXT) -> InboundMessage:
 def worker(
     redis: Redis, engine: TriageEngine, session: ClientSession, name: str, lease_ms: int = 30_000
 ) -> Worker:
+    cases, metrics = CaseStore(redis, CIPHER), Metrics()
     return Worker(
         redis=redis,
         cipher=CIPHER,
         connectors={},
-        session=session,
+        outbox=Outbox(redis=redis, session=session, metrics=metrics, cases=cases),
         pool=NlpPool(engine, processes=0),
-        metrics=Metrics(),
+        metrics=metrics,
         config=WorkerConfig(name=name, lease_ms=lease_ms, block_ms=50),
         handover=Handover(
-            cases=CaseStore(redis, CIPHER),
+            cases=cases,
             links=PrivateLinks(redis, ttl_s=60, guesses_per_min=5),
             public_base_url="https://care.example.org",
         ),
@@ -94,6 +96,7 @@ async def test_worker_decides_hands_over_and_acknowledges(
         w = worker(redis, engine, session, "w1")
         await w.ensure_group()
         assert await w.step() == 1
+        await w.acted()
     decision = Decision.model_validate_json(await redis.get(keys.message_decision("meta", "c2")))
     assert decision.action == "escalate"
     assert await redis.xlen(keys.INBOX) == 0  # acknowledged and deleted
@@ -120,6 +123,7 @@ async def test_a_crashed_workers_receipt_is_reclaimed_and_processed_once(
         assert await second.step() == 0  # still leased to the dead worker
         await asyncio.sleep(0.3)
         assert await second.step() == 1  # lease expired: reclaimed
+        await second.acted()
         assert await second.step() == 0  # and only once
     pending = await redis.xpending(keys.INBOX, keys.INBOX_GROUP)
     assert pending["pending"] == 0

@@ -74,9 +74,20 @@ class Graph:
     body: object = field(default_factory=lambda: {"success": True})
     stall: bool = False
     release: asyncio.Event = field(default_factory=asyncio.Event)
+    # What reads answer, by path; a path not here answers 404.
+    reads: dict[str, object] = field(default_factory=dict)
+    queries: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
 
 GRAPH = web.AppKey("graph", Graph)
+
+
+async def graph_read(request: web.Request) -> web.Response:
+    graph = request.app[GRAPH]
+    graph.queries.append((request.path, dict(request.query)))
+    if request.path not in graph.reads:
+        return web.json_response({"error": {"code": 100}}, status=404)
+    return web.json_response(graph.reads[request.path])
 
 
 async def graph_handler(request: web.Request) -> web.Response:
@@ -92,6 +103,7 @@ async def graph_handler(request: web.Request) -> web.Response:
 async def graph() -> AsyncIterator[Graph]:
     app = web.Application()
     app.router.add_post("/{tail:.*}", graph_handler)
+    app.router.add_get("/{tail:.*}", graph_read)
     state = Graph(url="")
     app[GRAPH] = state
     server = TestServer(app)
@@ -656,7 +668,93 @@ async def test_slow_graph_call_times_out_as_retryable(graph: Graph, session: Cli
     with pytest.raises(OutboundError) as caught:
         await connector(graph.url, timeout_s=0.05).send(session, action(ActionKind.HIDE, C, FB))
     assert (caught.value.status, caught.value.retryable) == (None, True)
+    assert caught.value.uncertain  # the hide may be done: looked for before a resend
     assert caught.value.__cause__ is None
+
+
+def ours(text: str, author: str = PAGE_ID, field: str = "message") -> dict[str, object]:
+    return {"from": {"id": author}, field: text, "id": "1_9"}
+
+
+@pytest.mark.parametrize(
+    ("sent", "path", "answer", "done"),
+    [
+        pytest.param(action(ActionKind.HIDE, C, FB), C, {"is_hidden": True}, True, id="fb-hidden"),
+        pytest.param(
+            action(ActionKind.HIDE, IG_COMMENT, IG),
+            IG_COMMENT,
+            {"hidden": False},
+            False,
+            id="ig-shown",
+        ),
+        pytest.param(
+            action(ActionKind.REPLY, C, FB, FAQ_PARKING),
+            f"{C}/comments",
+            {"data": [ours("Thanks!", author="5532019987431276"), ours(FAQ_PARKING)]},
+            True,
+            id="fb-reply-found",
+        ),
+        pytest.param(
+            action(ActionKind.REPLY, C, FB, FAQ_PARKING),
+            f"{C}/comments",
+            {"data": [ours(FAQ_PARKING, author="5532019987431276")]},  # someone quoting us
+            False,
+            id="fb-reply-absent",
+        ),
+        pytest.param(
+            action(ActionKind.REPLY, IG_COMMENT, IG, FAQ_PARKING),
+            f"{IG_COMMENT}/replies",
+            {"data": [ours(FAQ_PARKING, author=IG_ID, field="text")]},
+            True,
+            id="ig-reply-found",
+        ),
+        pytest.param(
+            action(ActionKind.PRIVATE_REPLY, C, FB, INVITE),
+            C,
+            {"can_reply_privately": False},  # one private reply per comment: it was sent
+            True,
+            id="fb-private-reply-sent",
+        ),
+        pytest.param(
+            action(ActionKind.PRIVATE_REPLY, IG_COMMENT, IG, INVITE),
+            IG_COMMENT,
+            {},
+            None,
+            id="ig-private-reply-unknown",
+        ),
+        pytest.param(
+            action(ActionKind.DIRECT, P, FB, INVITE),
+            f"{PAGE_ID}/conversations",
+            {"data": [{"messages": {"data": [ours("hi", author=P), ours(INVITE)]}, "id": "t_1"}]},
+            True,
+            id="messenger-found",
+        ),
+        pytest.param(
+            action(ActionKind.REPLY, C, FB, FAQ_PARKING), "elsewhere", {}, None, id="read-fails"
+        ),
+    ],
+)
+async def test_confirm_reads_back_whether_an_unanswered_action_was_done(
+    graph: Graph,
+    session: ClientSession,
+    sent: OutboundAction,
+    path: str,
+    answer: object,
+    done: bool | None,
+) -> None:
+    graph.reads[f"/v21.0/{path}"] = answer
+    assert await connector(graph.url).confirm(session, sent) is done
+    assert all(PAGE_TOKEN not in str(query) for query in graph.queries)
+
+
+async def test_a_throttled_call_says_how_long_graph_asks_to_wait(
+    graph: Graph, session: ClientSession
+) -> None:
+    graph.status, graph.body = 400, GRAPH_THROTTLED
+    with pytest.raises(OutboundError) as caught:
+        await connector(graph.url).send(session, action(ActionKind.HIDE, C, FB))
+    # Without Retry-After or X-Business-Use-Case-Usage our own backoff applies.
+    assert (caught.value.retryable, caught.value.retry_after_s) == (True, None)
 
 
 async def test_unreachable_graph_is_retryable(session: ClientSession) -> None:
@@ -667,6 +765,7 @@ async def test_unreachable_graph_is_retryable(session: ClientSession) -> None:
     with pytest.raises(OutboundError) as caught:
         await meta.send(session, action(ActionKind.DIRECT, P, FB, INVITE))
     assert (caught.value.status, caught.value.retryable) == (None, True)
+    assert not caught.value.uncertain  # never connected: surely not sent
     assert INVITE not in str(caught.value)
     assert PAGE_TOKEN not in str(caught.value)
 

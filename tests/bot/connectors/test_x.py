@@ -566,6 +566,9 @@ class FakeX:
     status: int | None = None
     stall: bool = False
     release: asyncio.Event = field(default_factory=asyncio.Event)
+    # What reads answer: our latest posts and the DM conversation's latest events.
+    timeline: list[dict[str, object]] = field(default_factory=list)
+    dm_events: list[dict[str, object]] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -591,7 +594,19 @@ async def fake_x() -> AsyncIterator[FakeX]:
 
         return handle
 
+    async def timeline(request: web.Request) -> web.Response:
+        if state.status is not None or request.match_info["id"] != ACCOUNT:
+            return web.json_response({"title": "Error"}, status=state.status or 404)
+        return web.json_response({"data": state.timeline})
+
+    async def dm_events(request: web.Request) -> web.Response:
+        if state.status is not None:
+            return web.json_response({"title": "Error"}, status=state.status)
+        return web.json_response({"data": state.dm_events})
+
     app = web.Application()
+    app.router.add_get("/2/users/{id}/tweets", timeline)
+    app.router.add_get("/2/dm_conversations/with/{id}/dm_events", dm_events)
     app.router.add_post("/2/tweets", handler(201, {"id": "1897000000000009999", "text": "ok"}))
     app.router.add_put("/2/tweets/{id}/hidden", handler(200, {"hidden": True}))
     app.router.add_post(
@@ -716,6 +731,7 @@ async def test_timeout_is_retryable(fake_x: FakeX, session: ClientSession) -> No
     with pytest.raises(OutboundError) as caught:
         await live(fake_x, timeout_s=0.2).send(session, action(D, "6600000000000000006", INVITE))
     assert caught.value.retryable
+    assert caught.value.uncertain  # the DM may have gone out: looked for before a resend
     assert caught.value.status is None
     assert INVITE not in str(caught.value)
     assert BEARER not in str(caught.value)
@@ -730,9 +746,75 @@ async def test_connection_refused_is_retryable(session: ClientSession) -> None:
     with pytest.raises(OutboundError) as caught:
         await connector.send(session, action(R, "1897000000000000101", SECRET_TEXT))
     assert caught.value.retryable
+    assert not caught.value.uncertain  # never connected: surely not sent
     assert caught.value.status is None
     assert SECRET_TEXT not in str(caught.value)
     assert BEARER not in str(caught.value)
+
+
+TWEET = "1897000000000000101"
+PERSON = "6600000000000000006"
+
+
+def reply_to(tweet_id: str) -> dict[str, object]:
+    return {
+        "id": "1897000000000000777",
+        "referenced_tweets": [{"type": "replied_to", "id": tweet_id}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("timeline", "dm_events", "sent", "done"),
+    [
+        pytest.param([reply_to(TWEET)], [], action(R, TWEET, FAQ), True, id="reply-found"),
+        pytest.param(
+            [reply_to("1897000000000000999")], [], action(R, TWEET, FAQ), False, id="reply-absent"
+        ),
+        pytest.param(
+            [],
+            # X shortens links: any link reads the same.
+            [{"sender_id": ACCOUNT, "text": "Please continue with our team here: https://t.co/x1"}],
+            action(D, PERSON, INVITE),
+            True,
+            id="dm-found",
+        ),
+        pytest.param(
+            [],
+            [{"sender_id": PERSON, "text": INVITE}],
+            action(D, PERSON, INVITE),
+            False,
+            id="dm-from-them-not-us",
+        ),
+        pytest.param([], [], action(H, TWEET), None, id="hide-cannot-be-read"),
+    ],
+)
+async def test_confirm_reads_back_whether_an_unanswered_action_was_done(
+    fake_x: FakeX,
+    session: ClientSession,
+    timeline: list[dict[str, object]],
+    dm_events: list[dict[str, object]],
+    sent: OutboundAction,
+    done: bool | None,
+) -> None:
+    fake_x.timeline, fake_x.dm_events = timeline, dm_events
+    assert await live(fake_x).confirm(session, sent) is done
+
+
+async def test_confirm_is_unknown_when_x_does_not_answer(
+    fake_x: FakeX, session: ClientSession
+) -> None:
+    fake_x.status = 503
+    assert await live(fake_x).confirm(session, action(R, TWEET, FAQ)) is None
+
+
+async def test_a_rate_limited_call_says_how_long_to_wait(
+    fake_x: FakeX, session: ClientSession
+) -> None:
+    fake_x.status = 429
+    with pytest.raises(OutboundError) as caught:
+        await live(fake_x).send(session, action(R, TWEET, FAQ))
+    # No Retry-After and no x-rate-limit-reset from this fake: our own backoff applies.
+    assert (caught.value.retryable, caught.value.retry_after_s) == (True, None)
 
 
 @pytest.mark.parametrize(
