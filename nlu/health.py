@@ -68,152 +68,21 @@ _ALPHA_RE = re.compile(r"[a-z]+")
 _Key = tuple[str, ...]
 
 
+def _read_lexicon(path: Path) -> Iterator[str]:
+    """Yield the terms of one lexicon file, skipping blank lines and '#' comments."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        term = line.split("#", 1)[0].strip().lower()
+        if term:
+            yield term
+
+
 def _words(text: str) -> frozenset[str]:
     """A frozenset of the whitespace-separated words in text (keeps word lists compact)."""
     return frozenset(text.split())
 
 
-# --- phrases that look medical but name a service, a season or an idiom: they emit nothing ---
-_NEUTRAL_PHRASES: tuple[str, ...] = (
-    # seasons and eras are not anyone's diagnosis
-    "flu season",
-    "cold and flu season",
-    "flu and cold season",
-    "covid era",
-    "covid times",
-    "during covid",
-    "since covid",
-    "before covid",
-    "pre covid",
-    "hours of operation",
-    "operation hours",
-    # departments named after a medicine specialty, not a medication
-    "internal medicine",
-    "family medicine",
-    "sports medicine",
-    "emergency medicine",
-    "nuclear medicine",
-    "physical medicine",
-    "sleep medicine",
-    "travel medicine",
-    "integrative medicine",
-    "lifestyle medicine",
-    "pulmonary medicine",
-    "occupational medicine",
-    "preventive medicine",
-    "palliative medicine",
-    "addiction medicine",
-    "adolescent medicine",
-    "geriatric medicine",
-    "hospital medicine",
-    "rehabilitation medicine",
-    "maternal fetal medicine",
-    "veterinary medicine",
-    "school of medicine",
-    "department of medicine",
-    "doctor of medicine",
-    "hearing aid",
-    "hearing aids",
-    "first aid",
-    "financial aid",
-    "visual aids",
-    "labor and delivery",
-    "labour and delivery",
-    "infection control",
-    "infection prevention",
-    # hospital discharge is a routine process, not a symptom
-    "discharge papers",
-    "discharge paperwork",
-    "discharge instructions",
-    "discharge summary",
-    "discharge planning",
-    "discharge planner",
-    "discharge process",
-    "discharge date",
-    "discharge time",
-    "discharge lounge",
-    "discharge orders",
-    "discharge nurse",
-    "discharge coordinator",
-    "hospital discharge",
-    "after discharge",
-    "before discharge",
-    "upon discharge",
-    "at discharge",
-    "on discharge",
-    "day of discharge",
-    "discharge from the hospital",
-    "discharge from hospital",
-    "sick leave",
-    "sick day",
-    "sick days",
-    "sick note",
-    "sick pay",
-    "sick time",
-    "sick of",
-    "sick and tired",
-    "worried sick",
-    "lump sum",
-    # "mass" the church service, the hospital and the idiom
-    "mass general",
-    "mass times",
-    "mass time",
-    "sunday mass",
-    "catholic mass",
-    "daily mass",
-    "mass schedule",
-    "attend mass",
-    "time is mass",
-    "go to mass",
-    "going to mass",
-    "mass service",
-    "chapel mass",
-    "mass in the chapel",
-    "mass transit",
-    "critical mass",
-    "mass casualty",
-    "mass email",
-    "body mass index",
-    "the great depression",
-    "tropical depression",
-    "cabin fever",
-    "spring fever",
-    "fever pitch",
-    "sore loser",
-    "itching to",
-    "stroke of luck",
-    "stroke of genius",
-    "stroke of midnight",
-    "computer virus",
-    "in stitches",
-    "lithium battery",
-    "lithium batteries",
-    "lithium ion",
-    "cast iron",
-    "cast a vote",
-    "cast your vote",
-    "cast member",
-    "burn out",
-    "rash decision",
-    "speed bump",
-    "fist bump",
-    "pain point",
-    "bleeding edge",
-    "booster dose",
-    "vaccine dose",
-    "dose of the vaccine",
-    "dose of vaccine",
-    "dose of the covid",
-    "dose of covid",
-    "dose of the flu",
-    "dose of the shingles",
-    "dose of the hpv",
-    "pain in the neck",
-    "pain in the butt",
-    "pain in the ass",
-    "head nurse",
-    "head of",
-)
+# Phrases that look medical but name a service, a season or an idiom: they emit nothing.
+_NEUTRAL_PHRASES = tuple(_read_lexicon(_DEFAULT_LEXICON_DIR / "neutral_phrases.txt"))
 
 # Nouns that turn a preceding condition into a service name: "cancer center", "stroke unit".
 _SERVICE_HEADS = _words(
@@ -412,87 +281,7 @@ _LINKS = (
     r"|have|has|had|running|stays?|staying|sitting|hovering|averaging|ranging|in\s+the"
 )
 _LINK = rf"(?:\s*(?:[:=~<>]|(?:{_LINKS})\b)){{0,4}}\s*"
-_LAB_NAMES = (
-    "hemoglobin a1c",
-    "hba1c",
-    "a1c",
-    "blood glucose",
-    "glucose",
-    "fasting sugar",
-    "blood sugars?",
-    "sugars?",
-    "cholesterol",
-    "ldl",
-    "hdl",
-    "triglycerides",
-    "psa",
-    "tsh",
-    "free t4",
-    "t4",
-    "t3",
-    "wbc",
-    "rbc",
-    "white count",
-    "white blood cells?(?:\\s+count)?",
-    "white cells?",
-    "platelets?",
-    "hemoglobin",
-    "haemoglobin",
-    "hgb",
-    "hematocrit",
-    "creatinine",
-    "egfr",
-    "gfr",
-    "bun",
-    "potassium",
-    "sodium",
-    "ferritin",
-    "iron",
-    "vitamin d",
-    "vit d",
-    "b12",
-    "inr",
-    "alt",
-    "ast",
-    "bilirubin",
-    "troponin",
-    "crp",
-    "esr",
-    "sed rate",
-    "d-?dimer",
-    "cd4",
-    "viral load",
-    "hcg",
-    "heart rate",
-    "resting heart rate",
-    "pulse",
-    "o2 sats?",
-    "o2 saturation",
-    "o2",
-    "oxygen(?:\\s+(?:levels?|sats?|saturation))?",
-    "spo2",
-    "sats",
-    "pulse ox",
-    "bmi",
-    "respiratory rate",
-    "ketones",
-    "lipase",
-    "albumin",
-    "calcium",
-    "magnesium",
-    "testosterone",
-    "estrogen",
-    "cortisol",
-    "bnp",
-    "lactate",
-    "uric acid",
-    "microalbumin",
-    "peak flow",
-    "ejection fraction",
-    "gleason(?:\\s+score)?",
-    "heart\\s*rate",
-    "heart\\s*beat",
-)
+_LAB_NAMES = tuple(_read_lexicon(_DEFAULT_LEXICON_DIR / "lab_names.txt"))
 _BP_NAMES = ("blood pressure", "bp", "systolic", "diastolic")
 _TEMP_NAMES = ("fever", "temp", "temperature")
 _INSULIN_NAMES = (
@@ -573,14 +362,6 @@ def _term_keys(term: str) -> Iterator[_Key]:
         # "x-ray" also matches "xray"
         joined = _WORD_RE.findall(term.lower().replace("-", ""))
         yield tuple(_word_key(w) for w in joined)
-
-
-def _read_lexicon(path: Path) -> Iterator[str]:
-    """Yield the terms of one lexicon file, skipping blank lines and '#' comments."""
-    for line in path.read_text(encoding="utf-8").splitlines():
-        term = line.split("#", 1)[0].strip().lower()
-        if term:
-            yield term
 
 
 @dataclass(frozen=True, slots=True)
