@@ -38,6 +38,7 @@ from nlu.phi.recognizers.mrn import MrnRecognizer
 from nlu.phi.recognizers.person_in_context import PersonInContextRecognizer
 from nlu.phi.recognizers.phone import GatedPhoneRecognizer
 from nlu.phi.recognizers.room_bed import RoomBedRecognizer
+from nlu.phi.recognizers.spelled_email import SpelledEmailRecognizer
 from nlu.phi.recognizers.street_address import StreetAddressRecognizer
 from nlu.phi.recognizers.us_zip_code import ZipCodeRecognizer
 
@@ -146,6 +147,7 @@ def recognizers() -> list[EntityRecognizer]:
         UsLicenseRecognizer(),
         SpacyRecognizer(supported_entities=["PERSON"]),
         OfflineEmailRecognizer(),
+        SpelledEmailRecognizer(),
         # healthcare and contact details, one module each
         MrnRecognizer(),
         MemberIdRecognizer(),

@@ -187,11 +187,22 @@ class PersonInContextRecognizer(RegexRecognizer):
         r"['’]s[ \t]+(?:" + _alternation([*_KIN_PHRASES, *_KIN_WORDS]) + r")(?![\w-])",
         re.IGNORECASE,
     )
+    # "the daughter of robert chen": a kin or role word, then "of" and the person.
+    KIN_OF_CUE: ClassVar[re.Pattern[str]] = re.compile(
+        r"(?<![\w])(?:" + _alternation([*_KIN_PHRASES, *_KIN_WORDS]) + r")[ \t]+of[ \t]+",
+        re.IGNORECASE,
+    )
+    # A lower-case self-introduction needs a first and last name that end the clause:
+    # "this is maria gonzalez, …", "hi its kevin ramos from room 12".
+    SELF_END: ClassVar[re.Pattern[str]] = re.compile(
+        r"[ \t]*(?:[,.!?;:]|$|[ \t](?:from|here|calling|again|and[ \t]+i)\b)"
+    )
     PATIENT_CUE: ClassVar[re.Pattern[str]] = re.compile(
         r"(?<![\w])(?:patient|pt\.?|paciente)(?!['’])(?![\w-])" + _SEP, re.IGNORECASE
     )
     SELF_CUE: ClassVar[re.Pattern[str]] = re.compile(
-        r"(?<![\w])(?:i['’]?m|i[ \t]+am|this[ \t]+is|here[ \t]+is|it['’]?s[ \t]+me|soy)"
+        r"(?<![\w])(?:i['’]?m|i[ \t]+am|this[ \t]+is|here[ \t]+is|it['’]?s[ \t]+me|soy"
+        r"|(?:hi|hey|hello)[ \t]*,?[ \t]+it['’]?s)"
         r"[ \t]*,?[ \t]+",
         re.IGNORECASE,
     )
@@ -244,6 +255,8 @@ class PersonInContextRecognizer(RegexRecognizer):
             add(self._read_name(text, match.end(), lowercase_min=None), self.SCORE_CAPITALISED)
         for match in self.TITLE_KIN_CUE.finditer(text):
             add(self._read_name(text, match.end(), lowercase_min=1), self.SCORE_CAPITALISED)
+        for match in self.KIN_OF_CUE.finditer(text):
+            add(self._read_name(text, match.end(), lowercase_min=2), self.SCORE_CAPITALISED)
         for match in self.PATIENT_CUE.finditer(text):
             # "patient portal" vs "pt john smith": lower-case needs a first and last name.
             add(self._read_name(text, match.end(), lowercase_min=2), self.SCORE_CAPITALISED)
@@ -251,6 +264,10 @@ class PersonInContextRecognizer(RegexRecognizer):
             add(self._read_name(text, match.end(), lowercase_min=1), self.SCORE_CAPITALISED)
         for match in self.SELF_CUE.finditer(text):
             span = self._read_name(text, match.end(), lowercase_min=None)
+            if span is None:
+                lowered = self._read_name(text, match.end(), lowercase_min=2)
+                if lowered is not None and self.SELF_END.match(text, lowered[1]):
+                    span = lowered
             # "This is Riverside's new clinic" is not a person; "this is Tyler's mom" is.
             if (
                 span is not None

@@ -11,6 +11,9 @@ ENTITY = "PERSON"
 
 MUST_MATCH = [
     ("my son Tyler is in the ER", "Tyler"),
+    ("im the daughter of robert chen, he's on the 5th floor", "robert chen"),
+    ("this is maria gonzalez, can someone call me back", "maria gonzalez"),
+    ("hi its kevin ramos from room 12", "kevin ramos"),
     ("my daughter Chloe Adams has a fever", "Chloe Adams"),
     ("my husband Mark", "Mark"),
     ("Grandpa Walter Burns fell last night", "Walter Burns"),
@@ -39,6 +42,10 @@ MUST_MATCH = [
     ("this is Tyler's mom", "Tyler"),
 ]
 MUST_NOT_MATCH = [
+    "this is so frustrating, nobody answers",
+    "this is taking forever, how long is the wait",
+    "mother of two here, do you have family parking",
+    "the son of a friend works there",
     "my son is sick",
     "my mom has covid",
     "my husband and I waited 3 hours",
