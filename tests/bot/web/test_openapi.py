@@ -162,7 +162,7 @@ def test_document_describes_the_api() -> None:
     assert {"/v1/messages", "/healthz", "/readyz", "/metrics"} <= set(paths)
     assert {m for p in ("/healthz", "/readyz", "/metrics") for m in paths[p]} == {"get"}
     post = paths["/v1/messages"]["post"]
-    assert post["security"] == [{"bearer": []}]
+    assert post["security"] == [{"apiToken": []}]
     body = deref(document, post["requestBody"]["content"]["application/json"]["schema"])
     assert body["required"] == ["message_id", "author_id", "text"]
     assert body["additionalProperties"] is False
@@ -174,6 +174,43 @@ def test_document_describes_the_api() -> None:
     assert "503" in paths["/readyz"]["get"]["responses"]
     assert "text/plain" in paths["/metrics"]["get"]["responses"]["200"]["content"]
     assert document["components"]["schemas"]["Error"]["required"] == ["error"]
+
+
+def test_every_v1_route_of_the_app_is_described() -> None:
+    # Routes are registered when the app is built; nothing is opened until it starts.
+    app = create_app(Settings(_env_file=None))
+    routes = {
+        (route.method.lower(), route.resource.canonical)
+        for route in app.router.routes()
+        if route.resource is not None
+        and route.resource.canonical.startswith("/v1/")
+        and route.method != "HEAD"
+    }
+    paths = openapi_document()["paths"]
+    described = {(method, path) for path, item in paths.items() for method in item}
+    assert len(routes) >= 20
+    assert routes - described == set(), "routes without a description"
+    assert {(m, p) for m, p in described if p.startswith("/v1/")} == routes
+
+
+def test_every_operation_declares_its_errors_and_security() -> None:
+    document = openapi_document()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            assert "default" in responses or not path.startswith("/v1/"), (method, path)
+            if not path.startswith("/v1/"):
+                continue
+            errors = {code for code in responses if code[0] == "4"}
+            if operation["security"]:
+                assert {"401", "403"} <= errors, (method, path)
+            if "requestBody" in operation:
+                assert {"400", "413", "415", "422"} <= errors, (method, path)
+            for code in errors:
+                error = deref(document, responses[code])["content"]["application/json"]
+                assert error["schema"] == {"$ref": "#/components/schemas/Error"}
+            for parameter in operation.get("parameters", []):
+                assert parameter["in"] in ("path", "query"), (method, path)
 
 
 async def test_openapi_json_is_served(client: Client) -> None:
