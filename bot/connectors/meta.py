@@ -23,6 +23,7 @@ from bot.connectors.base import (
     PartlyMalformed,
     SkipReason,
 )
+from bot.connectors.json_body import load_json
 from nlu.models import Decision, Signal
 
 Network = Literal["fb", "ig"]
@@ -84,11 +85,7 @@ class MetaConnector:
 
     def parse(self, body: bytes) -> list[InboundMessage]:
         """Messages in a verified webhook body; ValueError when it is malformed."""
-        try:
-            payload: object = json.loads(body)
-        # `from None`: the decode error holds the body, which may carry PHI.
-        except (ValueError, RecursionError):
-            raise ValueError("body is not valid JSON") from None
+        payload = load_json(body)
         root = _object(payload, "body")
         kind = root.get("object")
         if not isinstance(kind, str):
