@@ -59,8 +59,8 @@ def report_webhooks(tally: WebhookTally, elapsed: float) -> None:
     print(f"\nwebhooks: {tally.total} signed deliveries in {elapsed:.0f} s ({statuses})")
     print("oddities: " + ", ".join(f"{o} {n}" for o, n in tally.oddities.most_common()))
     print(
-        f"{tally.server_errors} 5xx, {tally.good_sent} good items sent, "
-        f"{len(tally.lost)} not recorded"
+        f"{tally.server_errors} 5xx; {tally.mixed} mixed deliveries (good and bad items), "
+        f"{tally.good_sent} good items sent, {len(tally.lost)} not recorded"
     )
     for lost in tally.lost[:10]:
         print("  " + lost[:400])

@@ -37,6 +37,7 @@ X_SECRET = "fuzz-x-consumer-secret"
 PAGE_ID = "104857362918273"
 X_ACCOUNT = "1500000000000000001"
 FUZZ_DB = 12
+XAA = Path(__file__).resolve().parents[2] / "bot" / "connectors" / "fixtures" / "x" / "xaa"
 Platform = Literal["meta", "x"]
 # Raw JSON written where a value goes: each is JSON (or what Python's json reads as JSON).
 DEEP = 10_000
@@ -71,6 +72,7 @@ class Delivery:
     raw: bytes
     good: list[str]
     oddities: list[str] = field(default_factory=list)
+    bad: int = 0  # items given a wrong value or a missing field
 
 
 @dataclass
@@ -80,6 +82,7 @@ class Tally:
     statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
     oddities: Counter[str] = field(default_factory=Counter)
     good_sent: int = 0
+    mixed: int = 0  # deliveries with good and bad items
     server_errors: int = 0
     lost: list[str] = field(default_factory=list)
 
@@ -121,6 +124,24 @@ def _x_item(tweet_id: str, text: str) -> dict[str, Any]:
     }
 
 
+def _meta_event(mid: str, text: str) -> dict[str, Any]:
+    return {
+        "sender": {"id": "6583920174628391"},
+        "recipient": {"id": PAGE_ID},
+        "timestamp": 1733412289870,
+        "message": {"mid": mid, "text": text},
+    }
+
+
+def _x_activity(post_id: str, text: str) -> dict[str, Any]:
+    """An X Activity API mention (one event per body), from X's own sample."""
+    body: dict[str, Any] = json.loads((XAA / "post_mention_create.json").read_text())
+    event = body["data"]
+    event.update(event_uuid=post_id, filter={"user_id": X_ACCOUNT})
+    event["payload"].update(id=post_id, conversation_id=post_id, text=text)
+    return event
+
+
 def _x_dm(event_id: str, text: str) -> dict[str, Any]:
     return {
         "type": "message_create",
@@ -159,14 +180,10 @@ class _Raw:
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
 raw_values = st.sampled_from(RAW_VALUES).map(_Raw)
-# Raw oddities half the time: each of them shows up in a few hundred deliveries.
-wrong_values = st.one_of(
-    raw_values,
-    raw_values,
-    raw_values,
-    json_scalars,
-    st.lists(json_scalars, max_size=3),
-    st.dictionaries(st.text(max_size=8), json_scalars, max_size=3),
+wrong_values = (
+    json_scalars
+    | st.lists(json_scalars, max_size=3)
+    | st.dictionaries(st.text(max_size=8), json_scalars, max_size=3)
 )
 good_texts = st.sampled_from(
     ["where do I park?", "what are visiting hours?", "my mrn is 8834120 and I need my results"]
@@ -188,7 +205,8 @@ def _bad(draw: st.DrawFn, item: dict[str, Any], oddities: list[str]) -> dict[str
             del parent[path[-1]]
             oddities.append("missing")
             continue
-        value = draw(wrong_values)
+        # Raw oddities half the time: each shows up in about a hundred deliveries of 1,200.
+        value = draw(raw_values if draw(st.booleans()) else wrong_values)
         parent[path[-1]] = value
         oddities.append(
             f"raw:{value.text[:12]}" if isinstance(value, _Raw) else f"{type(value).__name__}"
@@ -202,36 +220,52 @@ def deliveries(draw: st.DrawFn, platform: Platform) -> Delivery:
     oddities in the bad ones, duplicate keys, a BOM."""
     good: list[str] = []
     oddities: list[str] = []
+    bad = 0
     items: list[tuple[str, dict[str, Any]]] = []  # (kind, item)
-    for _ in range(draw(st.integers(1, 6))):
+    kinds = ["change", "event"] if platform == "meta" else ["tweet", "dm"]
+    # X Activity API bodies hold one event each.
+    activity = platform == "x" and draw(st.integers(0, 3)) == 0
+    for _ in range(1 if activity else draw(st.integers(1, 6))):
         item_id = _fresh_id(platform)
         # Texts with a lone surrogate or a NUL are storable: they are good items too.
         text: Any = draw(good_texts | st.sampled_from(RAW_STRINGS[:5]).map(_Raw))
-        kind = "change" if platform == "meta" else draw(st.sampled_from(["tweet", "dm"]))
-        build = {"change": _meta_item, "tweet": _x_item, "dm": _x_dm}[kind]
+        kind = "activity" if activity else draw(st.sampled_from(kinds))
+        build = {
+            "change": _meta_item,
+            "event": _meta_event,
+            "tweet": _x_item,
+            "dm": _x_dm,
+            "activity": _x_activity,
+        }[kind]
         item = build(item_id, "placeholder")
         _set_text(item, text)
         if draw(st.booleans()):
             items.append((kind, draw(_bad(item, oddities))))
+            bad += 1
         else:
             items.append((kind, item))
             good.append(item_id)
             if isinstance(text, _Raw):
                 oddities.append(f"good-text:{text.text[:12]}")
     if platform == "meta":
-        body: dict[str, Any] = {
-            "object": "page",
-            "entry": [{"id": PAGE_ID, "time": 1733413001, "changes": [i for _, i in items]}],
+        entry = {
+            "id": PAGE_ID,
+            "time": 1733413001,
+            "changes": [i for k, i in items if k == "change"],
+            "messaging": [i for k, i in items if k == "event"],
         }
+        body: dict[str, Any] = {"object": "page", "entry": [entry]}
+    elif activity:
+        body = {"data": items[0][1]}
     else:
         body = {
             "for_user_id": X_ACCOUNT,
             "tweet_create_events": [i for k, i in items if k == "tweet"],
             "direct_message_events": [i for k, i in items if k == "dm"],
         }
-    if draw(st.integers(0, 7)) == 0:
+    if draw(st.integers(0, 11)) == 0:
         # A wrong value at the top (object, entry, for_user_id…): no item need survive it.
-        body[draw(st.sampled_from(sorted(body)))] = draw(wrong_values)
+        body[draw(st.sampled_from(sorted(body)))] = draw(raw_values | wrong_values)
         good = []
         oddities.append("top-level")
     raw = _write(body)
@@ -247,12 +281,16 @@ def deliveries(draw: st.DrawFn, platform: Platform) -> Delivery:
     if not good and draw(st.booleans()):
         raw = draw(st.sampled_from([b"", b"{", raw[: len(raw) // 2], b"[]", b"null", raw + b"x"]))
         oddities.append("not-a-delivery")
-    return Delivery(platform, raw, good, oddities)
+    return Delivery(platform, raw, good, oddities, bad)
 
 
 def _set_text(item: dict[str, Any], text: Any) -> None:
     if "value" in item:
         item["value"]["message"] = text
+    elif "payload" in item:
+        item["payload"]["text"] = text
+    elif "message" in item:
+        item["message"]["text"] = text
     elif "message_create" in item:
         item["message_create"]["message_data"]["text"] = text
     else:
@@ -319,6 +357,7 @@ async def send(client: TestClient, delivery: Delivery, tally: Tally) -> None:
     """Send one delivery; count a 5xx or a good item not recorded."""
     tally.oddities.update(set(delivery.oddities))
     tally.good_sent += len(delivery.good)
+    tally.mixed += bool(delivery.good) and delivery.bad > 0
     response = await client.post(
         f"/webhooks/{delivery.platform}",
         data=delivery.raw,
