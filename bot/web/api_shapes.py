@@ -166,6 +166,26 @@ class LiveVersionOut(BaseModel):
     version: str
 
 
+class PrivateMessageOut(BaseModel):
+    """One message of the person's private conversation."""
+
+    sender: Sender
+    text: str
+    at: float
+
+
+class PrivateThreadOut(BaseModel):
+    """The person's private conversation, oldest first."""
+
+    messages: list[PrivateMessageOut]
+
+
+class SentOut(BaseModel):
+    """The person's message is kept in the case."""
+
+    status: Literal["sent"]
+
+
 class NoticeOut(BaseModel):
     """The notice in force, or null once withdrawn."""
 

@@ -13,6 +13,7 @@ from pydantic.json_schema import models_json_schema
 from bot.web import api_shapes as out
 from bot.web.faq_api import DRAFT_STATUSES, DraftIn, NoticeIn
 from bot.web.messages import MAX_BODY_BYTES, DecisionOut, MessageIn
+from bot.web.private_page import PersonMessageIn
 from bot.web.staff_api import (
     MAX_AUDIT_ENTRIES,
     LoginIn,
@@ -36,8 +37,9 @@ ERROR_RESPONSES: dict[str, str] = {
     "404": "No such case, draft or staff user (or no route).",
     "409": "The change conflicts with the current state (held by another, resolved…).",
     "413": f"The body is larger than the service accepts ({MAX_BODY_BYTES} bytes).",
-    "415": "The body is not sent as application/json.",
+    "415": "The body is not sent as application/json (or, on the private page, a form).",
     "422": "The body is JSON but not valid for this operation.",
+    "429": "Too many wrong private links from this client: retry after Retry-After.",
     "503": "A dependency (Redis) is not reachable, or the service is busy: retry shortly.",
 }
 # What every bearer route can answer, and what every route with a JSON body adds.
@@ -56,6 +58,7 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     RoleIn,
     DraftIn,
     NoticeIn,
+    PersonMessageIn,
 )
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     DecisionOut,
@@ -72,6 +75,8 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     out.ApprovedOut,
     out.LiveVersionOut,
     out.NoticeOut,
+    out.PrivateThreadOut,
+    out.SentOut,
 )
 
 
@@ -90,6 +95,8 @@ class Op:
     status: str = "200"
     security: list[dict[str, list[str]]] = field(default_factory=lambda: BEARER)
     body_optional: bool = False
+    form: bool = False  # the body may also come as the page's form
+    see_other: bool = False  # a form post is answered with 303 back to the page
 
 
 def _ref(target: str) -> dict[str, str]:
@@ -122,6 +129,15 @@ def _path(name: str, pattern: str) -> dict[str, Any]:
 CASE_ID = _path("case_id", "^[A-Za-z0-9_-]{1,64}$")
 DRAFT_ID = _path("draft_id", "^[0-9a-f]{1,32}$")
 USERNAME = _path("username", "^[a-z0-9._-]{1,64}$")
+# Any text is looked up (and counted as a guess); real tokens are 43 URL-safe characters.
+PRIVATE_TOKEN = {
+    "name": "token",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{20,64}$"},
+    "description": "The private link's token: it is the credential.",
+}
+PRIVATE_ERRORS = ("404", "429")
 CASE_ERRORS = ("404", "409")
 
 
@@ -233,6 +249,30 @@ OPERATIONS: tuple[Op, ...] = (
         body=RoleIn,
         errors=("404", "409"),
         params=(USERNAME,),
+    ),
+    Op(
+        "get",
+        "/p/{token}/messages",
+        "privateMessages",
+        "The person's private conversation, for the page's polling.",
+        out.PrivateThreadOut,
+        errors=PRIVATE_ERRORS,
+        params=(PRIVATE_TOKEN,),
+        security=NO_TOKEN,
+    ),
+    Op(
+        "post",
+        "/p/{token}/messages",
+        "privateSend",
+        "The person writes in their case (triaged; an emergency gets the safety reply).",
+        out.SentOut,
+        body=PersonMessageIn,
+        errors=PRIVATE_ERRORS,
+        params=(PRIVATE_TOKEN,),
+        status="201",
+        security=NO_TOKEN,
+        form=True,
+        see_other=True,
     ),
     Op("get", "/v1/faq", "getFaq", "The live FAQ version, notice and history.", out.FaqOverviewOut),
     Op(
@@ -373,11 +413,17 @@ def _operation(op: Op) -> dict[str, Any]:
     }
     if op.params:
         operation["parameters"] = list(op.params)
-    if op.body is not None:
-        operation["requestBody"] = {
-            "required": not op.body_optional,
-            "content": _json(_ref(SCHEMAS + op.body.__name__)),
+    if op.see_other:
+        operation["responses"]["303"] = {
+            "description": "A form post: back to the page, the new message shown.",
+            "headers": {"Location": {"schema": {"type": "string"}}},
         }
+    if op.body is not None:
+        content = _json(_ref(SCHEMAS + op.body.__name__))
+        if op.form:
+            form = {"schema": _ref(SCHEMAS + op.body.__name__)}
+            content["application/x-www-form-urlencoded"] = form
+        operation["requestBody"] = {"required": not op.body_optional, "content": content}
     return operation
 
 

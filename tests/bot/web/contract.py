@@ -38,7 +38,7 @@ from schemathesis.specs.openapi.checks import (
 
 from bot import faq_evaluator
 from bot.app import create_app
-from bot.appkeys import CASES, FAQ, STAFF
+from bot.appkeys import CASES, FAQ, PRIVATE_LINKS, STAFF
 from bot.settings import Settings
 from bot.web.openapi import openapi_document
 from escalation.cases import Source
@@ -95,6 +95,7 @@ class Seeded:
 
     case_ids: list[str]
     draft_ids: list[str]
+    private_tokens: list[str]
     staff_token: str
 
 
@@ -130,6 +131,8 @@ def live_app(data_dir: Path, redis_url: str) -> Iterator[LiveApp]:
         redis_url=SecretStr(redis_url),
         api_token=SecretStr(API_TOKEN),
         cookie_secure=False,
+        # Every wrong token is a guess; past the limit even real ones would only get 429s.
+        private_link_guesses_per_min=1_000_000,
     )
     try:
         with LiveApp(config) as live:
@@ -163,7 +166,8 @@ def seed(live: LiveApp, cases: int = 4) -> Seeded:
             )
             case_id, _ = await live.app[CASES].open(source, "high", ["phi:PERSON"])
             ids.append(case_id)
-        return Seeded(ids, [draft.id], token)
+        links = [await live.app[PRIVATE_LINKS].issue(case_id) for case_id in ids]
+        return Seeded(ids, [draft.id], links, token)
 
     return live.run(make())
 
@@ -186,12 +190,18 @@ def _send(
     negative = case.meta is not None and case.meta.generation.mode.is_negative
     # Half the valid cases of an operation on a case or draft reach a real one, past the 404.
     if not negative and real < 2:
-        for param, known in (("case_id", seeded.case_ids), ("draft_id", seeded.draft_ids)):
+        for param, known in (
+            ("case_id", seeded.case_ids),
+            ("draft_id", seeded.draft_ids),
+            ("token", seeded.private_tokens),
+        ):
             if param in (case.path_parameters or {}) and known:
                 case.path_parameters = {param: known[real % len(known)]}
-    token = API_TOKEN if case.operation.path == "/v1/messages" else seeded.staff_token
-    case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
-    response = case.call(base_url=live.base_url, session=session, timeout=60)
+    if case.operation.path.startswith("/v1/"):
+        token = API_TOKEN if case.operation.path == "/v1/messages" else seeded.staff_token
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
+    # A form post's 303 is the answer to check, not the page it leads to.
+    response = case.call(base_url=live.base_url, session=session, timeout=60, allow_redirects=False)
     tally.cases[name] += 1
     tally.statuses[(name, response.status_code)] += 1
     if response.status_code >= 500:
