@@ -186,6 +186,21 @@ class SentOut(BaseModel):
     status: Literal["sent"]
 
 
+class WebhookAckOut(BaseModel):
+    """A delivery acknowledged: its messages recorded, unusable items named (never content)."""
+
+    received: int
+    new: int
+    # Present only when items were skipped: each by place and reason.
+    skipped: list[str] | None = None
+
+
+class CrcOut(BaseModel):
+    """The answer to X's challenge-response check."""
+
+    response_token: str
+
+
 class NoticeOut(BaseModel):
     """The notice in force, or null once withdrawn."""
 

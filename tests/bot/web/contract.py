@@ -9,6 +9,7 @@ bench/contract_fuzz.py (the full run).
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import threading
 from collections import Counter
@@ -28,6 +29,7 @@ from hypothesis.errors import Unsatisfiable
 from pydantic import SecretStr
 from redis import Redis
 from schemathesis.checks import not_a_server_error
+from schemathesis.core import NOT_SET
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -43,9 +45,11 @@ from bot.settings import Settings
 from bot.web.openapi import openapi_document
 from escalation.cases import Source
 from escalation.faq.store import Changes
+from tests.bot.webhook_fuzz import META_SECRET, PAGE_ID, X_ACCOUNT, X_SECRET, Platform, signed
 
 API_TOKEN = "contract-api-token-0123456789"
 PASSWORD = "contract horse battery"
+VERIFY_TOKEN = "contract-verify-token"
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -133,6 +137,15 @@ def live_app(data_dir: Path, redis_url: str) -> Iterator[LiveApp]:
         cookie_secure=False,
         # Every wrong token is a guess; past the limit even real ones would only get 429s.
         private_link_guesses_per_min=1_000_000,
+        meta_app_secret=SecretStr(META_SECRET),
+        meta_page_token=SecretStr("page-token"),
+        meta_verify_token=SecretStr(VERIFY_TOKEN),
+        meta_page_id=PAGE_ID,
+        x_consumer_secret=SecretStr(X_SECRET),
+        x_bearer_token=SecretStr("bearer"),
+        x_account_id=X_ACCOUNT,
+        # Receipts stay in the inbox: no worker calls the (unreachable) platforms.
+        workers=0,
     )
     try:
         with LiveApp(config) as live:
@@ -177,6 +190,23 @@ def _authorize(case: schemathesis.Case, seeded: Seeded) -> None:
     case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
 
 
+def _signed(live: LiveApp, session: requests.Session, case: schemathesis.Case) -> requests.Response:
+    """POST the case's body to a webhook, signed as its platform signs: the signature is
+    over the exact bytes, so they are written here rather than by schemathesis."""
+    platform: Platform = "meta" if case.operation.path.endswith("/meta") else "x"
+    if case.body is NOT_SET:
+        raw = b""
+    elif isinstance(case.body, bytes):  # an invalid case may send another media type
+        raw = case.body
+    else:
+        raw = json.dumps(case.body).encode()
+    headers = signed(platform, raw)
+    if case.media_type is not None:
+        headers["Content-Type"] = case.media_type
+    url = live.base_url + case.formatted_path
+    return session.post(url, data=raw, headers=headers, params=case.query, timeout=60)
+
+
 def _send(
     live: LiveApp,
     seeded: Seeded,
@@ -197,11 +227,23 @@ def _send(
         ):
             if param in (case.path_parameters or {}) and known:
                 case.path_parameters = {param: known[real % len(known)]}
+    if not negative and real < 2 and case.operation.label == "GET /webhooks/meta":
+        challenge = (case.query or {}).get("hub.challenge") or "42"
+        case.query = {
+            "hub.mode": "subscribe",
+            "hub.verify_token": VERIFY_TOKEN,
+            "hub.challenge": challenge,
+        }
     if case.operation.path.startswith("/v1/"):
         token = API_TOKEN if case.operation.path == "/v1/messages" else seeded.staff_token
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
-    # A form post's 303 is the answer to check, not the page it leads to.
-    response = case.call(base_url=live.base_url, session=session, timeout=60, allow_redirects=False)
+    if case.operation.method == "post" and case.operation.path.startswith("/webhooks/"):
+        response: Any = _signed(live, session, case)
+    else:
+        # A form post's 303 is the answer to check, not the page it leads to.
+        response = case.call(
+            base_url=live.base_url, session=session, timeout=60, allow_redirects=False
+        )
     tally.cases[name] += 1
     tally.statuses[(name, response.status_code)] += 1
     if response.status_code >= 500:
