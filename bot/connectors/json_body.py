@@ -2,8 +2,9 @@
 
 Python's json refuses a whole body for one item nested thousands deep (RecursionError) or
 holding a number of more than 4,300 digits (ValueError), and the good items beside it would
-be lost. Here such a part is replaced by a marker object, so only the item it sits in is
-unusable: a connector then skips that item (wrong type or missing fields), named by place.
+be lost. Such a body is read again with every part past MAX_DEPTH replaced by a marker
+object and every such number by infinity, so only the item it sits in is unusable: a
+connector skips that item (wrong type or missing fields), named by place.
 """
 
 from __future__ import annotations
@@ -54,6 +55,13 @@ def load_json(body: bytes) -> object:
     """The body as JSON; ValueError when it is none (the error never quotes the body)."""
     try:
         text = body.decode(json.detect_encoding(body), "surrogatepass")
+    except ValueError:
+        raise ValueError("body is not valid JSON") from None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        pass  # maybe only too deep or too long somewhere: read again, clipped
+    try:
         return json.loads(_clip(text), parse_int=_number)
     # `from None`: the decode error holds the body, which may carry PHI.
     except (ValueError, RecursionError):
