@@ -71,7 +71,7 @@ _DAY_S = 24 * 3600
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 _PAGE = 500
-_STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
+_STREAM_ID = re.compile(r"(\d{1,20})-(\d{1,20})")
 # A count not flushed by then (no service running) is dropped with its key.
 _REPEATS_KEPT_S = 7 * _DAY_S
 # A spreadsheet runs a cell that starts with one of these as a formula.
@@ -319,8 +319,13 @@ class AuditLog:
     ) -> list[AuditEntry]:
         """Up to `limit` entries, newest first, older than the entry id `before` if given
         (the id of the last entry of the page before: a cursor)."""
-        if before is not None and not _STREAM_ID.fullmatch(before):
-            raise ValueError("before must be an entry id")
+        if before is not None:
+            cursor = _STREAM_ID.fullmatch(before)
+            # Redis refuses an id past 64 bits with an error, not an empty range.
+            if cursor is None or max(int(cursor[1]), int(cursor[2])) >= 2**64:
+                raise ValueError("before must be an entry id")
+            if int(cursor[1]) == int(cursor[2]) == 0:
+                return []  # nothing is older than the first possible id, and "(0-0" is refused
         end = "+" if before is None else "(" + before
         found: list[AuditEntry] = []
         while len(found) < limit:

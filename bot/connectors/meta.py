@@ -30,6 +30,7 @@ from bot.connectors.base import (
     maybe_sent,
     retry_after,
 )
+from bot.connectors.json_body import load_json
 from bot.connectors.meta_items import (
     GRAPH_ID,
     graph_id,
@@ -109,11 +110,7 @@ class MetaConnector:
         """Messages in a verified webhook body (a Delivery, counting the items not for
         triage by kind); ValueError when it is not a delivery, PartlyMalformed when some
         of its items cannot be used."""
-        try:
-            payload: object = json.loads(body)
-        # `from None`: the decode error holds the body, which may carry PHI.
-        except (ValueError, RecursionError):
-            raise ValueError("body is not valid JSON") from None
+        payload = load_json(body)
         root = json_object(payload, "body")
         kind = root.get("object")
         if not isinstance(kind, str):

@@ -30,6 +30,7 @@ from bot.connectors.base import (
     maybe_sent,
     retry_after,
 )
+from bot.connectors.json_body import load_json
 from bot.connectors.x_activity import (
     MALFORMED,
     DirectMessageEvent,
@@ -213,10 +214,9 @@ class XConnector:
         messages) when some of its items cannot be read.
         """
         try:
-            # json, not pydantic's parser: that refuses a whole body for one lone surrogate.
-            raw: object = json.loads(body)
-        except (ValueError, RecursionError):
-            # `from None`: the decode error quotes the body, which may hold PHI.
+            # Not pydantic's parser: that refuses a whole body for one lone surrogate.
+            raw = load_json(body)
+        except ValueError:
             raise ValueError(MALFORMED) from None
         if not isinstance(raw, dict):
             raise ValueError(MALFORMED)

@@ -201,6 +201,19 @@ async def test_newest_first_pages_back_past_thousands_of_entries(
         await audit.newest(before="+")
 
 
+@pytest.mark.parametrize("before", ["18446744073709551616-0", "0-99999999999999999999"])
+async def test_a_cursor_past_64_bits_is_refused_as_invalid(audit: AuditLog, before: str) -> None:
+    # Redis answers such an id with an error (a 500 from GET /v1/audit before).
+    with pytest.raises(ValueError, match="entry id"):
+        await audit.newest(before=before)
+
+
+async def test_nothing_is_older_than_the_first_possible_entry_id(audit: AuditLog) -> None:
+    await audit.record("alice", "login")
+    assert await audit.newest(before="0000-0000") == []
+    assert await audit.newest(before="18446744073709551615-18446744073709551615") != []
+
+
 async def test_trim_removes_only_entries_older_than_the_retention(redis: Redis) -> None:
     writer = AuditLog(redis, CIPHER)
     old = await writer.record("alice", "login")

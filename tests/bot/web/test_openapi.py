@@ -47,6 +47,7 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
+OPS_PATHS = {"/healthz", "/readyz", "/metrics", "/openapi.json"}
 Client = TestClient[web.Request, web.Application]
 STORED: set[str] = set()  # dedupe keys this module's requests created
 
@@ -162,7 +163,7 @@ def test_document_describes_the_api() -> None:
     assert {"/v1/messages", "/healthz", "/readyz", "/metrics"} <= set(paths)
     assert {m for p in ("/healthz", "/readyz", "/metrics") for m in paths[p]} == {"get"}
     post = paths["/v1/messages"]["post"]
-    assert post["security"] == [{"bearer": []}]
+    assert post["security"] == [{"apiToken": []}]
     body = deref(document, post["requestBody"]["content"]["application/json"]["schema"])
     assert body["required"] == ["message_id", "author_id", "text"]
     assert body["additionalProperties"] is False
@@ -174,6 +175,59 @@ def test_document_describes_the_api() -> None:
     assert "503" in paths["/readyz"]["get"]["responses"]
     assert "text/plain" in paths["/metrics"]["get"]["responses"]["200"]["content"]
     assert document["components"]["schemas"]["Error"]["required"] == ["error"]
+
+
+def test_every_v1_route_of_the_app_is_described() -> None:
+    # Routes are registered when the app is built; nothing is opened until it starts.
+    app = create_app(Settings(_env_file=None))
+    routes = {
+        (route.method.lower(), route.resource.canonical)
+        for route in app.router.routes()
+        if route.resource is not None and route.method != "HEAD"
+    }
+    # One route serves both platforms' deliveries: /webhooks/{platform:meta|x}.
+    routes.remove(("post", "/webhooks/{platform}"))
+    routes |= {("post", "/webhooks/meta"), ("post", "/webhooks/x")}
+    v1 = {(method, path) for method, path in routes if path.startswith("/v1/")}
+    # The JSON routes outside /v1 (the console and the private page itself are HTML).
+    json_elsewhere = {
+        ("get", "/webhooks/x"),
+        ("post", "/webhooks/meta"),
+        ("post", "/webhooks/x"),
+        ("get", "/p/{token}/messages"),
+        ("post", "/p/{token}/messages"),
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/openapi.json"),
+    }
+    paths = openapi_document()["paths"]
+    described = {(method, path) for path, item in paths.items() for method in item}
+    assert len(v1) >= 20
+    assert v1 | json_elsewhere <= routes
+    assert (v1 | json_elsewhere) - described == set(), "JSON routes without a description"
+    assert described <= routes, "described routes the app does not have"
+
+
+def test_every_operation_declares_its_errors_and_security() -> None:
+    document = openapi_document()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            assert "default" in responses or path in OPS_PATHS, (method, path)
+            if path in OPS_PATHS:
+                continue
+            errors = {code for code in responses if code[0] == "4"}
+            if operation["security"]:
+                assert {"401", "403"} <= errors, (method, path)
+            if "requestBody" in operation:
+                assert {"400", "413", "415"} <= errors, (method, path)
+                # A webhook is read item by item: a bad item is skipped, never a 422.
+                assert ("422" in errors) != path.startswith("/webhooks/"), (method, path)
+            for code in errors:
+                error = deref(document, responses[code])["content"]["application/json"]
+                assert error["schema"] == {"$ref": "#/components/schemas/Error"}
+            for parameter in operation.get("parameters", []):
+                assert parameter["in"] in ("path", "query"), (method, path)
 
 
 async def test_openapi_json_is_served(client: Client) -> None:

@@ -203,6 +203,18 @@ async def test_audit_reads_newest_first_and_pages_back_with_a_cursor(client: Tes
     assert bad.status == 400
 
 
+@pytest.mark.parametrize(
+    ("before", "status"), [("0000-0000", 200), ("18446744073709551616-0", 400), ("0-1", 200)]
+)
+async def test_an_audit_cursor_redis_would_refuse_is_no_500(
+    client: TestClient, before: str, status: int
+) -> None:
+    # Found by the contract fuzz: "(0-0" and ids past 64 bits are Redis errors, not ranges.
+    officer = await token_for(client, await add_user(client, "compliance"))
+    response = await client.get(f"/v1/audit?before={before}", headers=officer)
+    assert response.status == status, await response.text()
+
+
 async def test_admin_changes_a_role_audited_and_old_token_stops_working(
     client: TestClient,
 ) -> None:
