@@ -9,6 +9,7 @@ sent, so a redelivery or a reclaim never produces a second public reply.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -20,7 +21,17 @@ from aiohttp import ClientSession, web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from bot.appkeys import CIPHER, CONNECTORS, HANDOVER, HTTP, METRICS, NLP_POOL, REDIS, SETTINGS
+from bot.appkeys import (
+    CIPHER,
+    CONNECTORS,
+    HANDOVER,
+    HTTP,
+    METRICS,
+    NLP_POOL,
+    REDIS,
+    REPLICATION,
+    SETTINGS,
+)
 from bot.connectors.base import (
     ActionKind,
     Connector,
@@ -32,6 +43,7 @@ from bot.intake import open_payload
 from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
 from bot.outages import Episodes, storage_failure
+from bot.replication import NotReplicated, Replication
 from bot.shutdown import ended, stop_tasks, worker_drain_s
 from bot.triage import Triage
 from escalation import keys
@@ -80,14 +92,17 @@ class Worker:
         metrics: Metrics,
         config: WorkerConfig,
         handover: Handover,
+        replication: Replication | None = None,
     ) -> None:
         self.redis, self.cipher = redis, cipher
         self.connectors, self.session, self.pool = connectors, session, pool
         self.metrics, self.config, self.handover = metrics, config, handover
+        self.replication = replication or Replication()
         self.triage = Triage(redis, handover, metrics, pool.triage_each)
         # Receipts read and not yet acknowledged: handed back if the worker is cancelled.
         self._held: set[bytes] = set()
         self._outages = Episodes(log)
+        self._ids = {"worker": config.name}
 
     async def ensure_group(self) -> None:
         """Create the consumer group (and stream) if this is the first worker ever."""
@@ -106,6 +121,14 @@ class Worker:
             except asyncio.CancelledError:
                 raise
             except RedisError as exc:
+                if isinstance(exc, ResponseError) and str(exc).startswith("NOGROUP"):
+                    # A primary promoted before the group reached it (replication is
+                    # asynchronous): make it again; pending entries it never had are
+                    # redelivered by the platforms, deduplicated where they were seen.
+                    log.warning("consumer group missing; creating it again", extra=self._ids)
+                    with contextlib.suppress(RedisError):  # else the next step tries again
+                        await self.ensure_group()
+                    continue
                 if storage_failure(exc) is None:
                     log.exception("worker step failed", extra={"worker": self.config.name})
                 else:  # an outage: one line for it, not one a second
@@ -214,6 +237,11 @@ class Worker:
         if not await self.redis.hsetnx(state_key, str(index), "pending"):
             return  # marked by an earlier attempt: never send twice
         await self.redis.expire(state_key, keys.DEDUPE_TTL_S)
+        try:
+            # The mark on a replica too, or a failover could lose it and send again.
+            await self.replication.confirm(self.redis)
+        except NotReplicated:  # sent anyway: holding it back would leave it unsent
+            log.warning("action mark not yet replicated", extra=self._ids)
         cfg = self.config
         for attempt in range(1, cfg.attempts + 1):
             try:
@@ -287,6 +315,7 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
             pool=app[NLP_POOL],
             metrics=app[METRICS],
             handover=app[HANDOVER],
+            replication=app[REPLICATION],
             config=WorkerConfig(
                 name=f"{socket.gethostname()}:{os.getpid()}:{n}",
                 lease_ms=int(settings.worker_lease_s * 1000),
