@@ -139,7 +139,15 @@ async def test_a_delivery_and_its_retries_on_two_instances_are_decided_and_answe
         first["id"],
         first["case_id"],
     )
-    assert await redis.zcard(keys.CASES) == 1
+    # Both at once, one on each instance: still one Decision and one case.
+    sent = {"message_id": "api-race", "author_id": "u2", "text": "I have chest pain"}
+    both = await asyncio.gather(
+        *(target.post("/v1/messages", json=sent, headers=AUTH) for target in (a, b))
+    )
+    raced = [await answer.json() for answer in both]
+    assert sorted(r["duplicate"] for r in raced) == [False, True]
+    assert len({(r["id"], r["case_id"]) for r in raced}) == 1
+    assert await redis.zcard(keys.CASES) == 2
 
 
 async def test_what_a_dead_instance_held_goes_to_the_other_after_the_lease(
