@@ -27,7 +27,7 @@ from bot.escalation_ctx import escalation_ctx
 from bot.faq_live import faq_ctx
 from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
-from bot.redis_client import open_redis
+from bot.redis_client import follow_primary, open_redis
 from bot.replication import Replication
 from bot.settings import Settings
 from bot.shutdown import bounded, stop_tasks
@@ -64,11 +64,15 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         socket_timeout_s=settings.redis_socket_timeout_s,
         connect_timeout_s=settings.redis_connect_timeout_s,
     )
+    follower: asyncio.Task[None] | None = None
     try:
         await client.ping()
         app[REDIS] = client
+        follower = asyncio.create_task(follow_primary(client), name="redis-follow-primary")
         yield
     finally:
+        if follower is not None:
+            await stop_tasks([follower], "redis primary follower")
         await bounded(client.aclose(), "redis client")
         if embedded is not None:  # bounded itself: SIGKILL when SIGTERM is not enough
             await asyncio.to_thread(embedded.stop)

@@ -15,10 +15,17 @@ Sentinel itself kills the demoted primary's client connections; the next command
 sentinels again and reaches the new primary. Until one is elected, connecting raises
 MasterNotFoundError (a ConnectionError). Either way callers see a ConnectionError: the
 API answers 503 with Retry-After and workers retry (bot.outages).
+
+redis-py moves on an error only. After a manual failover (SENTINEL FAILOVER, an upgrade)
+the old primary goes on answering, as a primary, until Sentinel reconfigures it some
+seconds later, and writes made there then are lost. `follow_primary` asks the sentinels
+every second and moves every connection as soon as they name another primary.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +34,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 
+log = logging.getLogger("triagebot.redis")
 SENTINEL_SCHEME = "redis+sentinel"
 SENTINEL_PORT = 26379
 # host, host:port, [v6] or [v6]:port
@@ -136,3 +144,25 @@ def open_redis(
         **timeouts,
     )
     return client
+
+
+async def follow_primary(client: Redis, every_s: float = 1.0) -> None:
+    """Forever, for a Sentinel client: when the sentinels name a new primary, close the
+    idle connections to the old one and have those in use reconnect once released. A
+    client of one Redis returns at once."""
+    pool = client.connection_pool
+    if not isinstance(pool, SentinelConnectionPool):
+        return
+    while True:
+        before = pool.master_address
+        try:
+            # Disconnects the idle connections itself when the address changed.
+            now = await pool.get_master_address()  # type: ignore[no-untyped-call]
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # no sentinel answers, no primary yet: commands say so too
+            now = before
+        if before is not None and now != before:
+            await pool.update_active_connections_for_reconnect()  # type: ignore[no-untyped-call]
+            log.warning("redis primary moved; connections follow it")
+        await asyncio.sleep(every_s)

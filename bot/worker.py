@@ -286,8 +286,19 @@ class Worker:
                 if done.unchanged:
                     # An edit that changes nothing triaged says nothing new; a hide holds.
                     planned = [a for a in planned if a.kind is ActionKind.HIDE]
-                for index, action in enumerate(planned):
-                    await self._act(connector, message, index, action)
+                try:
+                    for index, action in enumerate(planned):
+                        await self._act(connector, message, index, action)
+                except NotReplicated:
+                    # Left pending, tried again after the lease (what was sent stays
+                    # marked): sending with a mark no replica holds could send twice.
+                    self._outages.occurred(
+                        "action_mark_not_replicated",
+                        "action marks not yet on a replica; actions wait (logged once an episode)",
+                        worker=self.config.name,
+                    )
+                    self._held.discard(receipt.entry_id)
+                    continue
             await self._ack(receipt.entry_id)
 
     async def _act(
@@ -299,10 +310,18 @@ class Worker:
             return  # marked by an earlier attempt: never send twice
         await self.redis.expire(state_key, keys.DEDUPE_TTL_S)
         try:
-            # The mark on a replica too, or a failover could lose it and send again.
+            # The mark on a replica before the call: a failover that lost it would let a
+            # later attempt send again (a primary demoted in a manual failover takes
+            # writes until Sentinel reconfigures it, and the promoted one never sees them).
             await self.replication.confirm(self.redis)
-        except NotReplicated:  # sent anyway: holding it back would leave it unsent
-            log.warning("action mark not yet replicated", extra=self._ids)
+        except NotReplicated:
+            await self.redis.hdel(state_key, str(index))  # not sent: free to try again
+            raise
+        except RedisError:
+            # Cut off during the WAIT (the primary died): the mark most likely reached the
+            # replica (that takes a millisecond), where a retry would find it and skip the
+            # action, so it is sent now rather than never.
+            log.warning("action mark unconfirmed; sending", extra=self._ids)
         cfg = self.config
         for attempt in range(1, cfg.attempts + 1):
             try:

@@ -92,6 +92,7 @@ class SentinelSet:
                 "--save", "",
                 "--requirepass", PASSWORD,
                 "--masterauth", PASSWORD,  # a demoted primary must reach the new one
+                "--repl-diskless-sync-delay", "0",  # as docker/redis/redis.conf
                 "--loglevel", "warning",
                 "--logfile", str(folder / "redis.log"),
             ]  # fmt: skip
