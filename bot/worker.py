@@ -151,9 +151,12 @@ class Worker:
                     # A primary promoted before the group reached it (replication is
                     # asynchronous): make it again; pending entries it never had are
                     # redelivered by the platforms, deduplicated where they were seen.
-                    log.warning("consumer group missing; creating it again", extra=self._ids)
-                    with contextlib.suppress(RedisError):  # else the next step tries again
+                    self._outages.occurred(
+                        "nogroup", "consumer group missing; creating it again", **self._ids
+                    )
+                    with contextlib.suppress(RedisError):  # else the next round tries again
                         await self.ensure_group()
+                    await asyncio.sleep(0.1)
                     continue
                 if storage_failure(exc) is None:
                     log.exception("worker step failed", extra={"worker": self.config.name})

@@ -223,3 +223,15 @@ async def test_consumers_of_gone_instances_are_forgotten_never_with_pending_entr
         assert await live.forget_gone_consumers() == 1
     names = {c["name"] for c in await redis.xinfo_consumers(keys.INBOX, keys.INBOX_GROUP)}
     assert names == {b"gone-holding"}
+
+
+async def test_a_consumer_group_a_new_primary_never_got_is_made_again(
+    instances: Instances, graph: tuple[GraphApi, str], redis: Redis
+) -> None:
+    # Replication is asynchronous: a replica promoted right after the first start may
+    # have the stream's entries without the group.
+    app = await instances.start("only")
+    await redis.xgroup_destroy(keys.INBOX, keys.INBOX_GROUP)
+    delivery = comment("c_regrouped", "where do I park?")
+    assert (await app.post("/webhooks/meta", data=delivery, headers=signed(delivery))).ok
+    assert await answered(graph[0], ["c_regrouped"]) == [1]
