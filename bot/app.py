@@ -7,7 +7,6 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from aiohttp import ClientSession, ClientTimeout, web
-from redis.asyncio import BlockingConnectionPool, Redis
 
 from bot.appkeys import (
     BATCHER,
@@ -18,6 +17,7 @@ from bot.appkeys import (
     METRICS,
     NLP_POOL,
     REDIS,
+    REPLICATION,
     SETTINGS,
 )
 from bot.batcher import TriageBatcher
@@ -27,6 +27,8 @@ from bot.escalation_ctx import escalation_ctx
 from bot.faq_live import faq_ctx
 from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
+from bot.redis_client import follow_primary, open_redis
+from bot.replication import Replication
 from bot.settings import Settings
 from bot.shutdown import bounded, stop_tasks
 from bot.web.console import add_console_routes
@@ -47,7 +49,8 @@ from nlu.engine import TriageEngine
 
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Connect to TRIAGE_REDIS_URL, or start an embedded Redis under data_dir."""
+    """Connect to TRIAGE_REDIS_URL (a Redis or a Sentinel set), or start an embedded Redis
+    under data_dir."""
     settings = app[SETTINGS]
     embedded: EmbeddedRedis | None = None
     if settings.redis_url is None:
@@ -56,20 +59,20 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         url = embedded.url
     else:
         url = settings.redis_url.get_secret_value()
-    # A blocking pool queues callers under a burst instead of failing them.
-    pool = BlockingConnectionPool.from_url(
+    client = open_redis(
         url,
-        max_connections=64,
-        timeout=3,
-        socket_timeout=settings.redis_socket_timeout_s,
-        socket_connect_timeout=settings.redis_connect_timeout_s,
+        socket_timeout_s=settings.redis_socket_timeout_s,
+        connect_timeout_s=settings.redis_connect_timeout_s,
     )
-    client: Redis = Redis(connection_pool=pool)
+    follower: asyncio.Task[None] | None = None
     try:
         await client.ping()
         app[REDIS] = client
+        follower = asyncio.create_task(follow_primary(client), name="redis-follow-primary")
         yield
     finally:
+        if follower is not None:
+            await stop_tasks([follower], "redis primary follower")
         await bounded(client.aclose(), "redis client")
         if embedded is not None:  # bounded itself: SIGKILL when SIGTERM is not enough
             await asyncio.to_thread(embedded.stop)
@@ -162,6 +165,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app[REPLICATION] = Replication(settings.redis_wait_replicas, settings.redis_wait_timeout_ms)
     app.on_response_prepare.append(security_headers(hsts=settings.cookie_secure))
     # Cleanup contexts close in reverse order, each step bounded (bot.shutdown); intake
     # workers start finishing as soon as shutdown begins, beside in-flight requests.

@@ -9,6 +9,7 @@ from bot.batcher import TriageBatcher
 from bot.connectors.base import Connector
 from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
+from bot.replication import Replication
 from bot.settings import Settings
 from escalation.audit import AuditLog
 from escalation.cases import CaseStore
@@ -34,3 +35,4 @@ HANDOVER = web.AppKey("handover", Handover)
 STAFF = web.AppKey("staff", StaffStore)
 AUDIT = web.AppKey("audit", AuditLog)
 FAQ = web.AppKey("faq", FaqStore)
+REPLICATION = web.AppKey("replication", Replication)

@@ -7,9 +7,11 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from bot.appkeys import ENGINE, FAQ, NLP_POOL, REDIS, SETTINGS
 from bot.nlp_pool import NlpPool
+from bot.outages import Episodes, storage_failure
 from bot.shutdown import stop_tasks
 from escalation import keys
 from escalation.faq.store import FaqStore
@@ -22,6 +24,7 @@ POLL_S = 0.25
 async def follow_live(store: FaqStore, engine: TriageEngine, pool: NlpPool) -> None:
     """Apply the live version and notice whenever either changes."""
     seen: tuple[str | None, bytes | str | None] | None = None
+    outages = Episodes(log)
     while True:
         try:
             current = (await store.live_id(), await store.redis.get(keys.FAQ_NOTICE))
@@ -35,6 +38,11 @@ async def follow_live(store: FaqStore, engine: TriageEngine, pool: NlpPool) -> N
                 seen = current
         except asyncio.CancelledError:
             raise
+        except RedisError as exc:
+            if storage_failure(exc) is None:
+                log.exception("could not follow the live FAQ version")
+            else:  # an outage or a failover: a line an episode, not a traceback 4 times a second
+                outages.occurred(type(exc).__name__, "faq follower waits for redis")
         except Exception:
             log.exception("could not follow the live FAQ version")
         await asyncio.sleep(POLL_S)

@@ -8,7 +8,13 @@ import time
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import OutOfMemoryError, RedisError, ResponseError
+from redis.exceptions import (
+    MasterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+)
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 
@@ -23,7 +29,19 @@ def storage_failure(exc: RedisError) -> tuple[str, int] | None:
         return "redis_out_of_memory", 5
     if isinstance(exc, RedisConnectionError | RedisTimeoutError):
         return "redis_unreachable", 2
+    # A failover under way: the primary was demoted (READONLY; redis-py's Sentinel pool
+    # turns it into a ConnectionError, a plain URL does not), a blocked read was cut off
+    # (UNBLOCKED), a replica has no primary yet (MASTERDOWN), or the primary refuses
+    # writes while too few replicas are connected (NOREPLICAS, min-replicas-to-write).
+    # Inside a script these come wrapped in "ERR Error running script ...".
+    if isinstance(exc, ReadOnlyError | MasterDownError) or (
+        isinstance(exc, ResponseError) and any(code in str(exc) for code in _FAILOVER)
+    ):
+        return "redis_failover", 2
     return None
+
+
+_FAILOVER = ("READONLY", "UNBLOCKED", "MASTERDOWN", "NOREPLICAS")
 
 
 class Episodes:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import ClientSession
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from bot.connectors.base import (
     ActionKind,
@@ -26,6 +27,7 @@ from bot.connectors.base import (
     OutboundError,
 )
 from bot.metrics import Metrics
+from bot.replication import NotReplicated, Replication
 from escalation import keys
 from escalation.cases import CaseStore
 
@@ -81,6 +83,9 @@ class Outbox:
     # How long after an unanswered call it is read back: a platform slow to answer may be
     # slow to carry the call out too, and a read-back too early would resend it.
     settle_s: float = 0.0
+    # Under Sentinel, a platform call goes out only once its "about to send" mark is on
+    # a replica (TRIAGE_REDIS_WAIT_REPLICAS): a failover that lost it could send twice.
+    replication: Replication = field(default_factory=Replication)
     _gates: dict[tuple[str, str], _Gate] = field(default_factory=dict)
 
     def _gate(self, action: OutboundAction) -> _Gate:
@@ -106,6 +111,18 @@ class Outbox:
         if not await self.redis.hsetnx(state_key, str(index), "pending"):
             return  # marked by an earlier attempt: never send twice
         await self.redis.expire(state_key, keys.DEDUPE_TTL_S)
+        try:
+            # The mark on a replica before the call: a primary demoted in a manual failover
+            # takes writes until Sentinel reconfigures it, and the promoted one never sees them.
+            await self.replication.confirm(self.redis)
+        except NotReplicated:
+            await self.redis.hdel(state_key, str(index))  # not sent: free to try again
+            raise
+        except RedisError:
+            # Cut off during the WAIT (the primary died): the mark most likely reached the
+            # replica (that takes a millisecond), where a retry would find it and skip the
+            # action, so it is sent now rather than never.
+            log.warning("action mark unconfirmed; sending", extra={"platform": message.platform})
         gate = self._gate(action)
         attempt, unanswered = 0, False
         error: OutboundError | None = None

@@ -18,8 +18,7 @@ def run_actions(settings: Settings, port: int) -> int:
     except ImportError:
         print("error: rasa-sdk is not installed: pip install 'triagebot[rasa]'")
         return 2
-    from redis.asyncio import Redis
-
+    from bot.redis_client import open_redis
     from escalation.cases import CaseStore
     from escalation.private import PrivateLinks
     from nlu.engine import TriageEngine
@@ -27,7 +26,7 @@ def run_actions(settings: Settings, port: int) -> int:
     keys = settings.encryption_key_spec()
     engine = TriageEngine(settings.engine_config())
     with redis_url(settings) as url:
-        redis: Redis = Redis.from_url(url)
+        redis = open_redis(url)
         handover = Handover(
             CaseStore(
                 redis,

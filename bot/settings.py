@@ -6,7 +6,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from nlu.faq import DEMO_CONTENT_DIR
@@ -18,7 +18,10 @@ if TYPE_CHECKING:
 class Settings(BaseSettings):
     """Runtime configuration; built once in `__main__` and passed down."""
 
-    model_config = SettingsConfigDict(env_prefix="TRIAGE_", extra="ignore")
+    # An invalid value is never quoted back: it may be a secret (a password in a URL).
+    model_config = SettingsConfigDict(
+        env_prefix="TRIAGE_", extra="ignore", hide_input_in_errors=True
+    )
 
     # Service
     host: str = "127.0.0.1"
@@ -30,8 +33,18 @@ class Settings(BaseSettings):
     # Empty: the direct peer is the client, and X-Forwarded-For is ignored.
     trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
 
-    # Redis: empty means "start an embedded redis-server under data_dir".
+    # Redis: empty means "start an embedded redis-server under data_dir". A Sentinel set:
+    # redis+sentinel://[:password@]host1:26379,host2:26379,host3:26379/mymaster[/db]
+    # (bot/redis_client.py; README "Several instances and Redis failover").
     redis_url: SecretStr | None = None
+    # Replicas that must have a message before it is acknowledged (webhook 200, API
+    # answer): Redis replication is asynchronous, so a primary that fails over can lose
+    # what it acknowledged last. After recording, WAIT for this many replicas for up to
+    # `redis_wait_timeout_ms`; fewer in time answers 503 with Retry-After, the platform or
+    # client sends again and dedupe keeps it single. 0 (one Redis, no replica): no WAIT.
+    # With Sentinel and one replica: 1.
+    redis_wait_replicas: int = Field(default=0, ge=0, le=16)
+    redis_wait_timeout_ms: int = Field(default=500, ge=1, le=10_000)
     # A frozen or unreachable Redis fails a request (503, Retry-After) within these instead
     # of holding it; every command of ours answers in milliseconds, a worker's blocking
     # read returns within a second.
@@ -157,6 +170,20 @@ class Settings(BaseSettings):
             languages=self.languages,
             general_health_replies=self.general_health_replies,
         )
+
+    @model_validator(mode="after")
+    def _redis_consistent(self) -> Settings:
+        # WAIT blocks its connection: the socket must outlast it, or it reads as an outage.
+        if self.redis_wait_replicas and self.redis_wait_timeout_ms / 1000 >= (
+            self.redis_socket_timeout_s
+        ):
+            raise ValueError("redis_wait_timeout_ms must be shorter than redis_socket_timeout_s")
+        url = self.redis_url.get_secret_value() if self.redis_url else ""
+        if url.startswith("redis+sentinel://"):
+            from bot.redis_client import parse_sentinel_url
+
+            parse_sentinel_url(url)  # its ValueError never quotes the URL (passwords)
+        return self
 
     @field_validator("languages", mode="before")
     @classmethod

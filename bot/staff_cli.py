@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.embedded_redis import EmbeddedRedisError, for_data_dir
+from bot.redis_client import open_redis
 from bot.settings import Settings
 from escalation.audit import ACTIONS, AuditAction, AuditLog
 from escalation.crypto import Cipher, CryptoError
@@ -233,7 +234,7 @@ def _fail(message: str) -> int:
 
 def _run(settings: Settings, act: Callable[[Redis], Awaitable[None]]) -> int:
     async def with_client(url: str) -> None:
-        redis = Redis.from_url(url)
+        redis = open_redis(url)
         try:
             await act(redis)
         finally:

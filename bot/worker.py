@@ -16,7 +16,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import socket
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -25,7 +27,17 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from bot.appkeys import CIPHER, CONNECTORS, HANDOVER, HTTP, METRICS, NLP_POOL, REDIS, SETTINGS
+from bot.appkeys import (
+    CIPHER,
+    CONNECTORS,
+    HANDOVER,
+    HTTP,
+    METRICS,
+    NLP_POOL,
+    REDIS,
+    REPLICATION,
+    SETTINGS,
+)
 from bot.connectors.base import (
     ActionKind,
     Connector,
@@ -38,16 +50,39 @@ from bot.metrics import Metrics
 from bot.nlp_pool import NlpPool
 from bot.outages import Episodes, storage_failure
 from bot.outbox import Outbox
+from bot.replication import NotReplicated
 from bot.shutdown import ended, stop_tasks, worker_drain_s
 from bot.triage import Triage, Triaged
 from escalation import keys
-from escalation.crypto import Cipher, CryptoError
+from escalation.crypto import Cipher, CryptoError, ForeignKeyError
 from escalation.handover import Handover
 from nlu.models import Decision
 
 log = logging.getLogger("triagebot.worker")
 # A cancelled worker's last Redis call: handing back what it held.
 HAND_BACK_S = 2.0
+# Deliveries of a receipt this instance cannot open (another key) before it is dropped:
+# with a 30 s lease, ten minutes for an instance that holds the key to take it.
+FOREIGN_KEY_DELIVERIES = 20
+# A consumer that has held nothing and read nothing for this long belonged to an instance
+# that is gone (each start is a new consumer name): forgotten, checked once a minute.
+FORGET_CONSUMER_MS = 3_600_000
+FORGET_EVERY_S = 60.0
+# Deletes such consumers in one step, so that none can take an entry between the look
+# and the delete (XGROUP DELCONSUMER drops a consumer's pending entries with it).
+# KEYS: stream. ARGV: group, idle ms, own name. Returns how many were forgotten.
+_FORGET = """
+local gone = 0
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local info = {}
+  for i = 1, #c, 2 do info[c[i]] = c[i + 1] end
+  if info['pending'] == 0 and info['idle'] > tonumber(ARGV[2]) and info['name'] ~= ARGV[3] then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], info['name'])
+    gone = gone + 1
+  end
+end
+return gone
+"""
 # Set when shutdown begins: workers finish the receipts they hold and take no more.
 INTAKE_STOP = web.AppKey("intake_stop", asyncio.Event)
 
@@ -59,6 +94,7 @@ class WorkerConfig:
     name: str
     batch: int = 32
     lease_ms: int = 30_000
+    forget_after_ms: int = FORGET_CONSUMER_MS
     block_ms: int = 1_000
     # Messages whose actions may be under way at once; past it the worker reads no more.
     in_flight: int = 64
@@ -98,6 +134,8 @@ class Worker:
         self._acting: set[asyncio.Task[None]] = set()
         self._renewed_at = 0.0
         self._outages = Episodes(log)
+        self._ids = {"worker": config.name}
+        self._forgotten_at = -FORGET_EVERY_S
 
     async def ensure_group(self) -> None:
         """Create the consumer group (and stream) if this is the first worker ever."""
@@ -118,6 +156,17 @@ class Worker:
                 except asyncio.CancelledError:
                     raise
                 except RedisError as exc:
+                    if isinstance(exc, ResponseError) and str(exc).startswith("NOGROUP"):
+                        # A primary promoted before the group reached it (replication is
+                        # asynchronous): make it again; pending entries it never had are
+                        # redelivered by the platforms, deduplicated where they were seen.
+                        self._outages.occurred(
+                            "nogroup", "consumer group missing; creating it again", **self._ids
+                        )
+                        with contextlib.suppress(RedisError):  # else the next round tries
+                            await self.ensure_group()
+                        await asyncio.sleep(0.1)
+                        continue
                     self._failed(exc)
                     await asyncio.sleep(1)
                 except Exception:
@@ -158,6 +207,8 @@ class Worker:
                 return_when=asyncio.FIRST_COMPLETED,
             )
             return 0
+        if time.monotonic() - self._forgotten_at >= FORGET_EVERY_S:
+            await self.forget_gone_consumers()
         claimed = await self.redis.xautoclaim(
             keys.INBOX, keys.INBOX_GROUP, cfg.name, cfg.lease_ms, "0-0", count=room
         )
@@ -204,6 +255,19 @@ class Worker:
             keys.INBOX, keys.INBOX_GROUP, self.config.name, 0, held, justid=True
         )
 
+    async def forget_gone_consumers(self) -> int:
+        """Delete the consumers of instances gone long ago (nothing pending); how many."""
+        self._forgotten_at = time.monotonic()
+        cfg = self.config
+        gone = int(
+            await self.redis.eval(
+                _FORGET, 1, keys.INBOX, keys.INBOX_GROUP, cfg.forget_after_ms, cfg.name
+            )
+        )
+        if gone:
+            log.info("consumers of gone instances forgotten", extra={**self._ids, "gone": gone})
+        return gone
+
     async def hand_back(self) -> None:
         """Make the receipts this worker holds claimable by any worker now, not after the
         lease: their idle time is set to the lease, which XAUTOCLAIM takes as expired.
@@ -231,6 +295,26 @@ class Worker:
             platform = fields[b"platform"].decode()
             message_id = fields[b"id"].decode()
             message = open_payload(self.cipher, platform, message_id, fields[b"payload"])
+        except ForeignKeyError:
+            # Recorded by an instance with other keys (TRIAGE_ENCRYPTION_KEYS not the same
+            # everywhere): left pending for one that holds them, dropped only when no one
+            # took it in many leases.
+            pending = await self.redis.xpending_range(
+                keys.INBOX, keys.INBOX_GROUP, min=entry_id, max=entry_id, count=1
+            )
+            if pending and int(pending[0]["times_delivered"]) < FOREIGN_KEY_DELIVERIES:
+                self._outages.occurred(
+                    "foreign_key",
+                    "receipt sealed with a key this instance lacks: left for another one; "
+                    "set the same TRIAGE_ENCRYPTION_KEYS on every instance",
+                    worker=self.config.name,
+                )
+                self._held.discard(entry_id)
+                return None
+            log.error("dropping unreadable receipt", extra={"entry": entry_id.decode()})
+            self.metrics.receipts_dropped.inc()
+            await self._ack(entry_id)
+            return None
         except (KeyError, UnicodeDecodeError, CryptoError, ValueError):
             # Unreadable receipts cannot be processed by anyone: acknowledge and count them.
             log.error("dropping unreadable receipt", extra={"entry": entry_id.decode()})
@@ -306,6 +390,15 @@ class Worker:
             await self._ack(receipt.entry_id)
         except asyncio.CancelledError:
             raise
+        except NotReplicated:
+            # Left pending, tried again after the lease (what was sent stays marked):
+            # sending with a mark no replica holds could send twice.
+            self._held.discard(receipt.entry_id)
+            self._outages.occurred(
+                "action_mark_not_replicated",
+                "action marks not yet on a replica; actions wait (logged once an episode)",
+                worker=self.config.name,
+            )
         except Exception as exc:
             # Left pending and no longer renewed: reclaimed after the lease, where the
             # actions marked already are not sent again.
@@ -343,6 +436,9 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
     connectors: dict[str, Connector] = app[CONNECTORS]
     stop = asyncio.Event()
     app[INTAKE_STOP] = stop
+    # Unique per start: two live instances never share a consumer name, not even
+    # containers with one hostname and pid 1, nor two apps in one process.
+    instance = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
     # One outbox for all the process's workers: the bound on calls per account is theirs.
     outbox = Outbox(
         redis=app[REDIS],
@@ -352,6 +448,7 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
         concurrency=settings.action_concurrency,
         attempts=settings.outbound_attempts,
         settle_s=settings.platform_timeout_s,
+        replication=app[REPLICATION],
     )
     workers = [
         Worker(
@@ -363,7 +460,7 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
             metrics=app[METRICS],
             handover=app[HANDOVER],
             config=WorkerConfig(
-                name=f"{socket.gethostname()}:{os.getpid()}:{n}",
+                name=f"{instance}:{n}",
                 lease_ms=int(settings.worker_lease_s * 1000),
             ),
         )

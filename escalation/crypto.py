@@ -27,6 +27,11 @@ class CryptoError(ValueError):
     """A key specification or a ciphertext is invalid (the message never holds secrets)."""
 
 
+class ForeignKeyError(CryptoError):
+    """A ciphertext sealed with a key not held here, or one of the same id with other bytes:
+    another process sharing the Redis may hold it (or it was altered)."""
+
+
 class Cipher:
     """Encrypts with the active key; decrypts with whichever key id the ciphertext names."""
 
@@ -100,11 +105,11 @@ class Cipher:
         nonce = blob[start + size : start + size + _NONCE]
         aead = self._aead.get(kid.decode("ascii", "replace"))
         if aead is None:
-            raise CryptoError("ciphertext was made with an unknown key")
+            raise ForeignKeyError("ciphertext was made with an unknown key")
         try:
             return aead.decrypt(nonce, blob[start + size + _NONCE :], _MAGIC + kid + context)
         except InvalidTag:
-            raise CryptoError("ciphertext failed authentication") from None
+            raise ForeignKeyError("ciphertext failed authentication") from None
 
 
 def new_key_spec(kid: str = "k1") -> str:

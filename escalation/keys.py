@@ -155,3 +155,7 @@ def faq_version(version: str) -> str:
 def faq_draft(draft_id: str) -> str:
     """One draft with its author, reason, proposal, decision and evaluation (JSON)."""
     return f"{PREFIX}:faq:draft:{draft_id}"
+
+
+# Written before a WAIT so that the WAIT covers every write before it (bot/replication.py).
+REPLICATION_PROBE = f"{PREFIX}:replication-probe"

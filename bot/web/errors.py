@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from bot.batcher import Overloaded
 from bot.nlp_pool import NlpUnavailable
 from bot.outages import Episodes, storage_failure
+from bot.replication import NotReplicated
 
 log = logging.getLogger("triagebot.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -74,6 +75,14 @@ def error_middleware(known_fields: Collection[str]) -> Middleware:
             raise busy("too many messages waiting; retry shortly") from None
         except NlpUnavailable:
             raise busy("the message could not be analysed now; retry later") from None
+        except NotReplicated:
+            # Recorded, but a failover now could lose it: the retry is deduplicated.
+            outages.occurred(
+                "redis_not_replicated",
+                "replicas behind; answering 503 until they catch up (logged once an episode)",
+                path=request.path,
+            )
+            raise busy("storage not yet replicated; retry shortly") from None
         except RedisError as exc:
             failure = storage_failure(exc)
             if failure is None:

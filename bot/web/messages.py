@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.appkeys import BATCHER, HANDOVER, METRICS, REDIS, SETTINGS
+from bot.appkeys import BATCHER, HANDOVER, METRICS, REDIS, REPLICATION, SETTINGS
 from bot.connectors.base import InboundMessage, MessageKind
 from bot.nlp_pool import NlpUnavailable
 from bot.triage import Decide, Triage
@@ -78,6 +78,8 @@ async def post_message(request: web.Request) -> web.Response:
         private_url = await app[HANDOVER].relink(
             message.platform, message.message_id, done.routed.case_id
         )
+    # The Decision, the case and the link are on enough replicas before anyone is told.
+    await app[REPLICATION].confirm(app[REDIS])
     out = DecisionOut.model_validate(
         {
             **done.decision.model_dump(),

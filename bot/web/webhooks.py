@@ -1,4 +1,5 @@
-"""Platform webhooks: verify on the raw body, record durably, then answer 200.
+"""Platform webhooks: verify on the raw body, record durably (on enough replicas, when
+TRIAGE_REDIS_WAIT_REPLICAS says so), then answer 200.
 
 The workers of bot/worker.py take each recorded message through bot/triage.py.
 """
@@ -9,7 +10,7 @@ import logging
 
 from aiohttp import web
 
-from bot.appkeys import CIPHER, CONNECTORS, METRICS, REDIS, SETTINGS
+from bot.appkeys import CIPHER, CONNECTORS, METRICS, REDIS, REPLICATION, SETTINGS
 from bot.connectors.base import Connector, ItemProblem, PartlyMalformed, ignored_kinds
 from bot.intake import record
 from bot.web.errors import problem
@@ -65,6 +66,8 @@ async def receive(request: web.Request) -> web.Response:
         is_new = await record(redis, cipher, message)
         new += is_new
         metrics.webhooks.labels(platform=platform, outcome="new" if is_new else "duplicate").inc()
+    # A duplicate waits too: its first delivery's receipt may not have reached a replica.
+    await request.app[REPLICATION].confirm(redis)
     answer: dict[str, object] = {"received": len(messages), "new": new}
     if problems:
         answer["skipped"] = [str(item) for item in problems]
