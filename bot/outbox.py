@@ -108,9 +108,9 @@ class Outbox:
         """Send one action at most once, retrying 429/5xx with exponential backoff (or the
         wait the platform asks for), and looking before resending an unanswered call."""
         state_key = keys.actions(message.platform, message.dedupe_id)
-        if not await self.redis.hsetnx(state_key, str(index), "pending"):
-            return  # marked by an earlier attempt: never send twice
-        await self.redis.expire(state_key, keys.DEDUPE_TTL_S)
+        unanswered = await self._mark(state_key, str(index))
+        if unanswered is None:
+            return  # sent, or given up on, by an earlier attempt: never twice
         try:
             # The mark on a replica before the call: a primary demoted in a manual failover
             # takes writes until Sentinel reconfigures it, and the promoted one never sees them.
@@ -124,7 +124,7 @@ class Outbox:
             # action, so it is sent now rather than never.
             log.warning("action mark unconfirmed; sending", extra={"platform": message.platform})
         gate = self._gate(action)
-        attempt, unanswered = 0, False
+        attempt = 0
         error: OutboundError | None = None
         while True:
             if unanswered:
@@ -186,6 +186,18 @@ class Outbox:
             asked = min(error.retry_after_s or 0.0, MAX_PAUSE_S)
             settle = self.settle_s if unanswered else 0.0
             await asyncio.sleep(max(self.backoff_s * 2 ** (attempt - 1), asked, settle))
+
+    async def _mark(self, state_key: str, field: str) -> bool | None:
+        """Mark an action as about to be sent. False: first time; True: an earlier attempt
+        was cut off after marking it (its worker or its Redis died), so the call may have
+        gone out and is read back before any resend; None: done with already."""
+        first = bool(await self.redis.hsetnx(state_key, field, "pending"))
+        if not first:
+            mark = await self.redis.hget(state_key, field)
+            if mark not in (b"pending", b"uncertain", "pending", "uncertain"):
+                return None
+        await self.redis.expire(state_key, keys.DEDUPE_TTL_S)
+        return not first
 
     def _count(self, message: InboundMessage, action: OutboundAction, result: str) -> None:
         self.metrics.outbound.labels(

@@ -21,6 +21,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 
 from aiohttp import web
@@ -132,6 +133,7 @@ class Worker:
         self._held: set[bytes] = set()
         # One task per message whose actions are under way.
         self._acting: set[asyncio.Task[None]] = set()
+        self._acting_ids: set[bytes] = set()  # their receipts
         self._renewed_at = 0.0
         self._outages = Episodes(log)
         self._ids = {"worker": config.name}
@@ -225,14 +227,21 @@ class Worker:
             streams = cast(list[tuple[bytes, list[_Entry]]], fresh or [])
             for _, stream_entries in streams:
                 entries.extend(stream_entries)
-        self._held.update(entry_id for entry_id, _ in entries)
+        batch = {entry_id for entry_id, _ in entries}
+        self._held.update(batch)
         receipts = []
-        for entry in entries:
-            receipt = await self._open(entry)
-            if receipt is not None:
-                receipts.append(receipt)
-        if receipts:
-            await self._process(receipts)
+        try:
+            for entry in entries:
+                receipt = await self._open(entry)
+                if receipt is not None:
+                    receipts.append(receipt)
+            if receipts:
+                await self._process(receipts)
+        except Exception:
+            # Redis lost mid-batch (a failover): what of it has no actions under way is no
+            # longer renewed as ours, so any worker, this one too, reclaims it after the lease.
+            self._held.difference_update(batch - self._acting_ids)
+            raise
         return len(receipts)
 
     async def acted(self) -> None:
@@ -373,7 +382,9 @@ class Worker:
                 continue
             task = asyncio.create_task(self._act(receipt, done))
             self._acting.add(task)
+            self._acting_ids.add(receipt.entry_id)
             task.add_done_callback(self._acting.discard)
+            task.add_done_callback(partial(_forget, self._acting_ids, receipt.entry_id))
 
     async def _act(self, receipt: _Receipt, done: Triaged) -> None:
         """Send one message's actions in order, then acknowledge its receipt."""
@@ -418,6 +429,10 @@ class Worker:
             pipe.xdel(keys.INBOX, entry_id)
             await pipe.execute()
         self._held.discard(entry_id)
+
+
+def _forget(ids: set[bytes], entry_id: bytes, _: object) -> None:
+    ids.discard(entry_id)
 
 
 async def stop_intake(app: web.Application) -> None:
