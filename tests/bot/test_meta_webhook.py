@@ -35,6 +35,8 @@ class GraphApi:
         self.failing: set[str] = set()  # comment ids whose calls get a 503
         self.app = web.Application()
         self.app.router.add_post("/v21.0/{path:.*}", self.handle)
+        # Read-backs of an unanswered call (the outbox confirms before resending).
+        self.app.router.add_get("/v21.0/{path:.*}", self.read)
 
     async def handle(self, request: web.Request) -> web.Response:
         self.calls.append(
@@ -47,6 +49,21 @@ class GraphApi:
         if any(c in json.dumps(self.calls[-1]) for c in self.failing):
             return web.json_response({"error": {"message": "try later"}}, status=503)
         return web.json_response({"success": True, "id": f"out_{len(self.calls)}"})
+
+    async def read(self, request: web.Request) -> web.Response:
+        """What Graph would show of the calls recorded: replies, the hidden flag."""
+        path = request.match_info["path"]
+        if path.endswith("/comments"):
+            posted = [c for c in self.calls if c["path"] == path]
+            data = [{"from": {"id": PAGE_ID}, "message": c["json"].get("message")} for c in posted]
+            return web.json_response({"data": data})
+        hidden = any(c["path"] == path and c["json"].get("is_hidden") for c in self.calls)
+        replied = any(
+            (c["json"].get("recipient") or {}).get("comment_id") == path for c in self.calls
+        )
+        return web.json_response(
+            {"id": path, "is_hidden": hidden, "can_reply_privately": not replied}
+        )
 
     def to(self, comment_id: str) -> list[dict[str, Any]]:
         return [c for c in self.calls if comment_id in c["path"] or comment_id in json.dumps(c)]
