@@ -19,6 +19,7 @@ ROUTINE = [
     ("puedo visitar a mi mama esta noche", "visiting_hours"),
     ("estoy lista para mi cita de mañana", "appointments"),
     ("dónde me puedo vacunar contra la gripe", "vaccines"),
+    ("tienen vacunas contra el covid", "vaccines"),
 ]
 
 PRIVATE = [
