@@ -26,10 +26,17 @@ CIPHER = Cipher.from_spec(new_key_spec())
 @pytest.fixture
 async def redis(redis_url: str) -> AsyncIterator[Redis]:
     client = Redis.from_url(redis_url)
-    await client.delete(keys.AUDIT)  # the only key these tests touch
+    await _clear(client)
     yield client
-    await client.delete(keys.AUDIT)
+    await _clear(client)
     await client.aclose()
+
+
+async def _clear(client: Redis) -> None:
+    """The keys these tests touch: the log and the repeats counted (other tests on this
+    Redis count repeats too, whose windows a test's clock may find ended)."""
+    repeats = [name async for name in client.scan_iter(match=f"{keys.PREFIX}:audit:repeats:*")]
+    await client.delete(keys.AUDIT, keys.AUDIT_REPEATS_DUE, *repeats)
 
 
 @pytest.fixture
