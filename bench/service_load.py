@@ -5,6 +5,9 @@ plays the Graph API with a local server, sends an open-loop load (requests leave
 schedule whether or not earlier ones have answered), and prints figures:
 
     .venv/bin/python bench/service_load.py [--rate 300] [--seconds 20] [--webhook-rate 20]
+
+With `--instances 2` it starts that many services on one Redis of its own (as behind a
+load balancer) and sends request n to instance n mod N.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+
+from bot.embedded_redis import redis_server_binary
+from escalation.crypto import new_key_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT.parent / "shared" / "eval").glob("**/*.jsonl"))
@@ -92,6 +98,29 @@ def pct(samples: list[float], q: int) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] * 1000
 
 
+def start_shared_redis() -> tuple[subprocess.Popen[bytes], str]:
+    """A redis-server of the bench's own (no persistence) that every instance shares."""
+    port = free_port()
+    process = subprocess.Popen(
+        [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
+        stdout=subprocess.DEVNULL,
+    )
+    return process, f"redis://127.0.0.1:{port}/0"
+
+
+async def ready(session: aiohttp.ClientSession, base: str) -> bool:
+    """Whether the service at `base` answers /readyz within a minute."""
+    for _ in range(600):
+        try:
+            async with session.get(f"{base}/readyz") as response:
+                if response.status == 200:
+                    return True
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    return False
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=300.0, help="API messages per second")
@@ -102,6 +131,9 @@ async def main() -> None:
     )
     parser.add_argument("--workers", type=int, default=1, help="intake workers per process")
     parser.add_argument("--processes", type=int, default=1, help="server processes")
+    parser.add_argument(
+        "--instances", type=int, default=1, help="services sharing one Redis (round robin)"
+    )
     parser.add_argument("--nlp-processes", type=int, default=2, help="NLP processes per server")
     parser.add_argument(
         "--batch-wait-ms", type=float, default=5.0, help="TRIAGE_BATCH_WAIT_MS of the service"
@@ -122,12 +154,9 @@ async def main() -> None:
     graph_port = free_port()
     await web.TCPSite(graph_runner, "127.0.0.1", graph_port).start()
 
-    port = free_port()
-    data_dir = tempfile.mkdtemp(prefix="triage-bench-")
+    shared = start_shared_redis() if args.instances > 1 else None
     env = {
         **os.environ,
-        "TRIAGE_PORT": str(port),
-        "TRIAGE_DATA_DIR": data_dir,
         "TRIAGE_API_TOKEN": TOKEN,
         "TRIAGE_META_APP_SECRET": SECRET,
         "TRIAGE_META_PAGE_TOKEN": "bench",
@@ -138,24 +167,30 @@ async def main() -> None:
         "TRIAGE_BATCH_WAIT_MS": str(args.batch_wait_ms),
         "TRIAGE_LOG_LEVEL": "WARNING",
     }
-    exe = Path(sys.executable).with_name("triagebot")
-    server = subprocess.Popen([str(exe), "serve"], env=env, stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    if shared is not None:
+        # One Redis and one set of keys: any instance can open what another recorded.
+        env["TRIAGE_REDIS_URL"] = shared[1]
+        env["TRIAGE_ENCRYPTION_KEYS"] = new_key_spec()
+    servers, bases = [], []
+    for _ in range(args.instances):
+        port = free_port()
+        data_dir = tempfile.mkdtemp(prefix="triage-bench-")
+        instance_env = {**env, "TRIAGE_PORT": str(port), "TRIAGE_DATA_DIR": data_dir}
+        exe = Path(sys.executable).with_name("triagebot")
+        servers.append(
+            subprocess.Popen([str(exe), "serve"], env=instance_env, stdout=subprocess.DEVNULL)
+        )
+        bases.append(f"http://127.0.0.1:{port}")
+    base = bases[0]  # its metrics are printed: one process's NLP batches
     corpus = texts(args.files)
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
-        for _ in range(600):
-            try:
-                async with session.get(f"{base}/readyz") as response:
-                    if response.status == 200:
-                        break
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-        else:
-            server.kill()
-            sys.exit("the service did not start")
-        cpu0, _ = proc_stats(server.pid)
+        for each in bases:
+            if not await ready(session, each):
+                for started_server in servers:
+                    started_server.kill()
+                sys.exit("the service did not start")
+        cpu0 = sum(proc_stats(each.pid)[0] for each in servers)
 
         api_lat: list[float] = []
         hook_lat: list[float] = []
@@ -168,7 +203,9 @@ async def main() -> None:
             started = time.perf_counter()
             try:
                 async with session.post(
-                    f"{base}/v1/messages", json=body, headers={"Authorization": f"Bearer {TOKEN}"}
+                    f"{bases[n % len(bases)]}/v1/messages",
+                    json=body,
+                    headers={"Authorization": f"Bearer {TOKEN}"},
                 ) as response:
                     await response.read()
                     errors += response.status != 200
@@ -194,7 +231,7 @@ async def main() -> None:
             started = time.perf_counter()
             try:
                 async with session.post(
-                    f"{base}/webhooks/meta",
+                    f"{bases[n % len(bases)]}/webhooks/meta",
                     data=raw,
                     headers={"X-Hub-Signature-256": sig, "Content-Type": "application/json"},
                 ) as response:
@@ -220,18 +257,26 @@ async def main() -> None:
         started = time.perf_counter()
         await asyncio.gather(schedule(args.rate, api_call), schedule(args.webhook_rate, hook_call))
         wall = time.perf_counter() - started
-        cpu1, peak = proc_stats(server.pid)
+        stats = [proc_stats(each.pid) for each in servers]
+        cpu1, peak = sum(c for c, _ in stats), sum(p for _, p in stats)
         async with session.get(f"{base}/metrics") as response:
             batches = [
                 line for line in (await response.text()).splitlines()
                 if line.startswith("triage_batch_size_")
             ]  # fmt: skip
-    server.terminate()
-    server.wait()
+    for each in servers:
+        each.terminate()
+    for each in servers:
+        each.wait()
+    if shared is not None:
+        shared[0].terminate()
+        shared[0].wait()
     await graph_runner.cleanup()
 
     print(
-        f"service: {args.processes} server process(es), {args.nlp_processes} NLP process(es) "
+        f"service: {args.instances} instance(s) on "
+        f"{'one shared Redis' if shared else 'an embedded Redis'}, "
+        f"{args.processes} server process(es), {args.nlp_processes} NLP process(es) "
         f"each, {args.workers} intake worker(s) each, batch wait {args.batch_wait_ms:g} ms; "
         f"load for {args.seconds:.0f} s on {os.cpu_count()} cores (load generator included)"
     )
@@ -252,7 +297,7 @@ async def main() -> None:
     print(f"load generator CPU {100 * (usage.ru_utime + usage.ru_stime) / wall:.0f}% of one core")
     print(
         f"errors {errors}; service CPU {100 * (cpu1 - cpu0) / wall:.0f}% of one core; "
-        f"service peak RSS {peak:.0f} MB (all processes, Redis included)"
+        f"service peak RSS {peak:.0f} MB (every instance's processes, an embedded Redis included)"
     )
 
 
