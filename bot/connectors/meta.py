@@ -31,6 +31,7 @@ from bot.connectors.base import (
     retry_after,
 )
 from bot.connectors.json_body import load_json
+from bot.connectors.meta_graph import as_object, graph_data, graph_error, ours, regain_access_s
 from bot.connectors.meta_items import (
     GRAPH_ID,
     graph_id,
@@ -238,7 +239,7 @@ class MetaConnector:
             ) as response:
                 raw = await response.read()
                 status = response.status
-                wait = retry_after(response.headers.get("Retry-After")) or _regain_access_s(
+                wait = retry_after(response.headers.get("Retry-After")) or regain_access_s(
                     response.headers.get("X-Business-Use-Case-Usage")
                 )
         # `from None`: aiohttp errors keep the request, and with it the bearer token.
@@ -251,7 +252,7 @@ class MetaConnector:
             ) from None
         if 200 <= status < 300:
             return raw
-        code, transient = _graph_error(raw)
+        code, transient = graph_error(raw)
         retryable = status == 429 or status >= 500 or transient or code in _TRANSIENT_CODES
         detail = f"{what}: HTTP {status}"
         if code is not None:
@@ -285,7 +286,7 @@ class MetaConnector:
             node = await self._read(session, f"{target}/{edge}", query)
             if node is None:
                 return None
-            return any(_ours(item, account, body, text) for item in _data(node))
+            return any(ours(item, account, body, text) for item in graph_data(node))
         if kind is ActionKind.PRIVATE_REPLY and network == "fb":
             node = await self._read(session, target, {"fields": "can_reply_privately"})
             can = node.get("can_reply_privately") if node is not None else None
@@ -299,10 +300,10 @@ class MetaConnector:
                 return None
             messages = [
                 item
-                for conversation in _data(node)
-                for item in _data(_as_object(conversation.get("messages")))
+                for conversation in graph_data(node)
+                for item in graph_data(as_object(conversation.get("messages")))
             ]
-            return any(_ours(item, account, "message", text) for item in messages)
+            return any(ours(item, account, "message", text) for item in messages)
         return None
 
     async def _read(
@@ -429,41 +430,6 @@ def _plan_mention(message: InboundMessage, decision: Decision) -> list[OutboundA
     return [reply.model_copy(update={"safety": decision.action == "emergency"})]
 
 
-def _data(node: dict[str, object]) -> list[dict[str, object]]:
-    """The objects of a Graph list's `data`."""
-    items = node.get("data")
-    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
-
-
-def _as_object(value: object) -> dict[str, object]:
-    return value if isinstance(value, dict) else {}
-
-
-def _ours(item: dict[str, object], account: str, field: str, text: str) -> bool:
-    """True when a read-back comment or message is ours and says `text`."""
-    author = _as_object(item.get("from")).get("id")
-    said = item.get(field)
-    return author == account and isinstance(said, str) and said.strip() == text
-
-
-def _regain_access_s(header: str | None) -> float | None:
-    """Seconds until Graph lifts a throttle, from `X-Business-Use-Case-Usage`
-    (`estimated_time_to_regain_access`, in minutes), when it says."""
-    try:
-        usage: object = json.loads(header) if header else None
-    except (ValueError, RecursionError):
-        return None
-    minutes = [
-        entry.get("estimated_time_to_regain_access")
-        for entries in (usage.values() if isinstance(usage, dict) else ())
-        if isinstance(entries, list)
-        for entry in entries
-        if isinstance(entry, dict)
-    ]
-    waits = [m for m in minutes if isinstance(m, int | float) and not isinstance(m, bool) and m > 0]
-    return 60.0 * max(waits) if waits else None
-
-
 def _carries_health_info(decision: Decision) -> bool:
     """True when the decision found PHI or health details, so the comment must leave view."""
     return any(
@@ -508,20 +474,6 @@ def _surface(network: Network, kind: ActionKind) -> str:
     if kind is ActionKind.DIRECT:
         return "messenger" if network == "fb" else "instagram direct"
     return "facebook" if network == "fb" else "instagram"
-
-
-def _graph_error(raw: bytes) -> tuple[int | None, bool]:
-    """The Graph error code and `is_transient` flag of an error body, when it has them."""
-    try:
-        payload: object = json.loads(raw)
-    except (ValueError, RecursionError):
-        return None, False
-    error = payload.get("error") if isinstance(payload, dict) else None
-    if not isinstance(error, dict):
-        return None, False
-    code = error.get("code")
-    valid_code = code if isinstance(code, int) and not isinstance(code, bool) else None
-    return valid_code, error.get("is_transient") is True
 
 
 def _account(account_id: str | None) -> tuple[Network, str]:
