@@ -67,11 +67,6 @@ _CLINICIAN_TITLE = re.compile(
     re.IGNORECASE,
 )
 _WORDS = re.compile(r"\w+")
-# Onset words that make a care question an emergency report after all ("suddenly").
-_SUDDEN = re.compile(
-    r"\b(?:suddenly|sudden|out of nowhere|all of a sudden|de repente|de golpe|asap|911)\b",
-    re.IGNORECASE,
-)
 _URGENT = re.compile(r"\b(?:now|right now|asap|hurry|help|please|urgent|quick)\b|!", re.IGNORECASE)
 
 
@@ -411,9 +406,7 @@ class TriageEngine:
             if crisis.history(bare, native):
                 chosen = crisis.Crisis(frozenset(), chosen.groups, "history")
             elif crisis.frame(bare, native, "care_question") and not (
-                crisis.frame(bare, native, "present")
-                or crisis.frame(bare, native, "red_flag")
-                or _SUDDEN.search(bare)
+                crisis.frame(bare, native, "present") or crisis.frame(bare, native, "red_flag")
             ):
                 chosen = crisis.Crisis(frozenset(), chosen.groups, "care_question")
         if guarded and not all_kinds:
